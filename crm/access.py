@@ -1,0 +1,102 @@
+"""Who sees what: the one place that decides record visibility.
+
+Every page, list, search, export, report and API endpoint builds its querysets on the functions
+below. Admins see everything; a rep sees the records they own. Records out of reach are simply not
+in the queryset, so a lookup by id yields 404 and lists never show them.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from crm.models import Account, Contact, Event, Task, Team, User
+
+
+def is_admin(user) -> bool:
+    """Admins manage settings, users and teams and see every record."""
+    return bool(user and user.is_authenticated and user.is_admin)
+
+
+def _owned(qs: QuerySet, user, include_archived: bool) -> QuerySet:
+    if not include_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    if not (user and user.is_authenticated and user.is_active):
+        return qs.none()
+    if is_admin(user):
+        return qs
+    return qs.filter(owner_id=user.pk)
+
+
+def visible_accounts(user, *, include_archived: bool = False) -> QuerySet[Account]:
+    return _owned(Account.objects.all(), user, include_archived)
+
+
+def visible_contacts(user, *, include_archived: bool = False) -> QuerySet[Contact]:
+    return _owned(Contact.objects.all(), user, include_archived)
+
+
+def visible_tasks(user, *, include_archived: bool = False) -> QuerySet[Task]:
+    return _owned(Task.objects.all(), user, include_archived)
+
+
+def visible_leads(user, *, include_archived: bool = False):
+    from leads.models import Lead
+
+    return _owned(Lead.objects.all(), user, include_archived)
+
+
+def visible_opportunities(user, *, include_archived: bool = False):
+    from opportunities.models import Opportunity
+
+    return _owned(Opportunity.objects.all(), user, include_archived)
+
+
+def visible_users(user) -> QuerySet[User]:
+    """Every signed-in user may list colleagues (owner pickers need them)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return User.objects.none()
+    return User.objects.all()
+
+
+def visible_teams(user) -> QuerySet[Team]:
+    if not (user and user.is_authenticated and user.is_active):
+        return Team.objects.none()
+    return Team.objects.all()
+
+
+def visible_events(user) -> QuerySet[Event]:
+    """An event is visible when its subject is: the task for task events, else the record.
+
+    Events about users and teams (no record subject) are for admins only.
+    """
+    qs = Event.objects.all()
+    if not (user and user.is_authenticated and user.is_active):
+        return qs.none()
+    if is_admin(user):
+        return qs
+    record = (
+        Q(account__in=visible_accounts(user, include_archived=True))
+        | Q(contact__in=visible_contacts(user, include_archived=True))
+        | Q(lead__in=visible_leads(user, include_archived=True))
+        | Q(opportunity__in=visible_opportunities(user, include_archived=True))
+    )
+    return qs.filter(
+        Q(task__isnull=False, task__in=visible_tasks(user, include_archived=True))
+        | (Q(task__isnull=True) & record)
+    )
+
+
+def can_see(user, obj) -> bool:
+    """True when ``obj`` (an owned record) is within ``user``'s reach."""
+    lookup = {
+        Account: visible_accounts,
+        Contact: visible_contacts,
+        Task: visible_tasks,
+    }
+    from leads.models import Lead
+    from opportunities.models import Opportunity
+
+    lookup[Lead] = visible_leads
+    lookup[Opportunity] = visible_opportunities
+    fn = lookup[type(obj)]
+    return fn(user).filter(pk=obj.pk).exists()

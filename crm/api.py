@@ -1,0 +1,322 @@
+"""REST API of the shared core (API.md: conventions, users and roles, companies, contacts, tasks,
+audit). Views parse, call one service or selector, and render."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from crm import access, selectors, services
+from crm.filters import AccountFilter, ContactFilter, EventFilter, TaskFilter, UserFilter
+from crm.models import Account, Contact, Event, Role, Task, Team, User
+
+# --- permissions and fields ----------------------------------------------------------------------
+
+
+class AdminWritesOnly(permissions.BasePermission):
+    """Everyone signed in may read; only admins may write (reps get 403)."""
+
+    message = _("Only administrators can do this.")
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return access.is_admin(request.user)
+
+
+class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
+    """A link by id to a record the requesting user may see; any other id is 'does not exist'."""
+
+    def __init__(self, visible, **kwargs):
+        self.visible = visible
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return self.visible(self.context["request"].user)
+
+
+def _visible_lead(user):
+    return access.visible_leads(user)
+
+
+def _visible_opportunity(user):
+    return access.visible_opportunities(user)
+
+
+class OwnerField(serializers.PrimaryKeyRelatedField):
+    default_error_messages = {
+        "does_not_exist": _("Choose an active user as the owner."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return selectors.owner_choices()
+
+
+# --- base viewset --------------------------------------------------------------------------------
+
+
+class ServiceViewSet(viewsets.ModelViewSet):
+    """CRUD where create/update/destroy go through services; destroy archives (204)."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    create_service = None
+    update_service = None
+    archive_service = None
+    subject = None  # keyword under which the service takes the instance
+
+    def perform_create(self, serializer):
+        serializer.instance = type(self).create_service(
+            actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        kwargs = {self.subject: serializer.instance}
+        serializer.instance = type(self).update_service(
+            actor=self.request.user, **kwargs, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        type(self).archive_service(actor=self.request.user, **{self.subject: instance})
+
+
+# --- auth ----------------------------------------------------------------------------------------
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class TokenView(ObtainAuthToken):
+    """``POST {"username", "password"}`` → ``{"token"}``. Throttled per client address."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+
+    @extend_schema(responses=TokenResponseSerializer)
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+# --- users and teams -----------------------------------------------------------------------------
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "email", "role", "is_active",
+                  "time_zone"]
+        read_only_fields = ["id", "username"]
+
+
+class UserCreateSerializer(serializers.ModelSerializer):
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.REP)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "password", "first_name", "last_name", "email", "role"]
+        read_only_fields = ["id"]
+
+
+class UserViewSet(ServiceViewSet):
+    permission_classes = [permissions.IsAuthenticated, AdminWritesOnly]
+    filterset_class = UserFilter
+    create_service = services.user_create
+    update_service = services.user_update
+    archive_service = services.user_deactivate
+    subject = "user"
+
+    def get_queryset(self):
+        return selectors.user_list(user=self.request.user)
+
+    def get_serializer_class(self):
+        return UserCreateSerializer if self.action == "create" else UserSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_create(actor=request.user, **serializer.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=UserSerializer)
+    @action(detail=False, methods=["get"], permission_classes=[permissions.IsAuthenticated])
+    def me(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=User.objects.all(), required=False
+    )
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "members"]
+
+
+class TeamViewSet(ServiceViewSet):
+    permission_classes = [permissions.IsAuthenticated, AdminWritesOnly]
+    serializer_class = TeamSerializer
+    create_service = services.team_create
+    update_service = services.team_update
+    subject = "team"
+
+    def get_queryset(self):
+        return selectors.team_list(user=self.request.user)
+
+    def destroy(self, request, *args, **kwargs):
+        return Response(
+            {"detail": _("Teams are kept for history; remove their members instead.")},
+            status=status.HTTP_405_METHOD_NOT_ALLOWED,
+        )
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    owner = OwnerField()
+
+    class Meta:
+        model = Account
+        fields = ["id", "name", "industry", "country", "company_size", "owner", "created_at",
+                  "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class AccountViewSet(ServiceViewSet):
+    serializer_class = AccountSerializer
+    filterset_class = AccountFilter
+    create_service = services.account_create
+    update_service = services.account_update
+    archive_service = services.account_archive
+    subject = "account"
+
+    def get_queryset(self):
+        return selectors.account_list(user=self.request.user)
+
+
+# --- contacts ------------------------------------------------------------------------------------
+
+
+class TagNamesField(serializers.ListField):
+    child = serializers.CharField(max_length=50)
+
+    def to_representation(self, data):
+        return [t.name for t in data.all()]
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    owner = OwnerField()
+    account = VisibleRelatedField(access.visible_accounts)
+    tags = TagNamesField(required=False)
+
+    class Meta:
+        model = Contact
+        fields = ["id", "first_name", "last_name", "email", "phone", "account", "owner", "tags",
+                  "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ContactViewSet(ServiceViewSet):
+    serializer_class = ContactSerializer
+    filterset_class = ContactFilter
+    create_service = services.contact_create
+    update_service = services.contact_update
+    archive_service = services.contact_archive
+    subject = "contact"
+
+    def get_queryset(self):
+        return selectors.contact_list(user=self.request.user)
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    owner = OwnerField()
+    lead = VisibleRelatedField(_visible_lead)
+    contact = VisibleRelatedField(access.visible_contacts)
+    opportunity = VisibleRelatedField(_visible_opportunity)
+
+    class Meta:
+        model = Task
+        fields = ["id", "title", "kind", "due_on", "owner", "lead", "contact", "opportunity",
+                  "done", "completed_at", "note", "created_at", "updated_at"]
+        read_only_fields = ["id", "completed_at", "created_at", "updated_at"]
+
+
+class TaskCompleteSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(allow_null=True, required=False)
+    note = serializers.CharField(allow_blank=True, required=False, default="")
+
+    def validate_rating(self, value):
+        # Ratings arrive with their own issue; until then no rating can be valid.
+        if value is not None:
+            raise serializers.ValidationError(_("That rating does not exist."))
+        return value
+
+
+class TaskViewSet(ServiceViewSet):
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+    create_service = services.task_create
+    archive_service = services.task_archive
+    subject = "task"
+
+    def get_queryset(self):
+        return selectors.task_list(user=self.request.user)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        done = data.pop("done", False)
+        task = services.task_create(actor=self.request.user, **data)
+        if done:
+            task = services.task_complete(actor=self.request.user, task=task)
+        serializer.instance = task
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        done = data.pop("done", None)
+        task = services.task_update(actor=self.request.user, task=serializer.instance, **data)
+        if done is True:
+            task = services.task_complete(actor=self.request.user, task=task)
+        elif done is False:
+            task = services.task_reopen(actor=self.request.user, task=task)
+        serializer.instance = task
+
+    @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        task = self.get_object()
+        params = TaskCompleteSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        task = services.task_complete(actor=request.user, task=task, note=params.validated_data["note"])
+        return Response(TaskSerializer(task, context=self.get_serializer_context()).data)
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["id", "at", "actor", "kind", "account", "contact", "lead", "opportunity", "task",
+                  "data"]
+
+
+class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = EventSerializer
+    filterset_class = EventFilter
+
+    def get_queryset(self):
+        return selectors.event_list(user=self.request.user)

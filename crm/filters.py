@@ -1,0 +1,101 @@
+"""FilterSets shared by the API and the HTML list pages. Ids are plain numbers so that filtering by
+an id the user may not see simply matches nothing (no existence leak)."""
+
+import django_filters as df
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Account, CompanySize, Contact, Event, Role, Task, TaskKind, User
+
+
+class SearchFilterSet(df.FilterSet):
+    search_fields: tuple[str, ...] = ()
+    q = df.CharFilter(method="filter_q", label=_("Search"))
+
+    def filter_q(self, queryset, name, value):
+        cond = Q()
+        for term in value.split():
+            term_cond = Q()
+            for f in self.search_fields:
+                term_cond |= Q(**{f"{f}__icontains": term})
+            cond &= term_cond
+        return queryset.filter(cond)
+
+
+class AccountFilter(SearchFilterSet):
+    search_fields = ("name", "industry", "country")
+    owner = df.NumberFilter(field_name="owner_id", label=_("Owner"))
+    industry = df.CharFilter(lookup_expr="iexact", label=_("Industry"))
+    country = df.CharFilter(lookup_expr="iexact", label=_("Country"))
+    company_size = df.ChoiceFilter(choices=CompanySize.choices, label=_("Company size"))
+    sort = df.OrderingFilter(
+        fields=(("name", "name"), ("created_at", "created"), ("country", "country")),
+        label=_("Sort"),
+    )
+
+    class Meta:
+        model = Account
+        fields = ["q", "owner", "industry", "country", "company_size"]
+
+
+class ContactFilter(SearchFilterSet):
+    search_fields = ("first_name", "last_name", "email", "phone", "account__name")
+    owner = df.NumberFilter(field_name="owner_id", label=_("Owner"))
+    account = df.NumberFilter(field_name="account_id", label=_("Account"))
+    tag = df.CharFilter(field_name="tags__name", lookup_expr="iexact", label=_("Tag"), distinct=True)
+    sort = df.OrderingFilter(
+        fields=(("last_name", "name"), ("created_at", "created"), ("email", "email")),
+        label=_("Sort"),
+    )
+
+    class Meta:
+        model = Contact
+        fields = ["q", "owner", "account", "tag"]
+
+
+class TaskFilter(SearchFilterSet):
+    search_fields = ("title",)
+    owner = df.NumberFilter(field_name="owner_id", label=_("Owner"))
+    done = df.BooleanFilter(label=_("Done"))
+    kind = df.ChoiceFilter(choices=TaskKind.choices, label=_("Kind"))
+    due_before = df.DateFilter(field_name="due_on", lookup_expr="lte", label=_("Due on or before"))
+    due_after = df.DateFilter(field_name="due_on", lookup_expr="gte", label=_("Due on or after"))
+    lead = df.NumberFilter(field_name="lead_id", label=_("Lead"))
+    contact = df.NumberFilter(field_name="contact_id", label=_("Contact"))
+    opportunity = df.NumberFilter(field_name="opportunity_id", label=_("Opportunity"))
+    sort = df.OrderingFilter(
+        fields=(("due_on", "due"), ("title", "title"), ("created_at", "created")),
+        label=_("Sort"),
+    )
+
+    class Meta:
+        model = Task
+        fields = ["q", "owner", "done", "kind", "due_before", "due_after", "lead", "contact"]
+
+
+class EventFilter(df.FilterSet):
+    """``contact``/``lead``/``opportunity`` include the events of the record's tasks."""
+
+    lead = df.NumberFilter(method="filter_subject", label=_("Lead"))
+    contact = df.NumberFilter(method="filter_subject", label=_("Contact"))
+    opportunity = df.NumberFilter(method="filter_subject", label=_("Opportunity"))
+    account = df.NumberFilter(field_name="account_id", label=_("Account"))
+    task = df.NumberFilter(field_name="task_id", label=_("Task"))
+    kind = df.CharFilter(label=_("Kind"))
+
+    class Meta:
+        model = Event
+        fields = ["lead", "contact", "opportunity", "account", "task", "kind"]
+
+    def filter_subject(self, queryset, name, value):
+        return queryset.filter(Q(**{f"{name}_id": value}) | Q(**{f"task__{name}_id": value}))
+
+
+class UserFilter(SearchFilterSet):
+    search_fields = ("username", "first_name", "last_name", "email")
+    role = df.ChoiceFilter(choices=Role.choices, label=_("Role"))
+    is_active = df.BooleanFilter(label=_("Active"))
+
+    class Meta:
+        model = User
+        fields = ["q", "role", "is_active"]

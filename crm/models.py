@@ -1,0 +1,258 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    REP = "rep", _("Sales rep")
+
+
+class CrmUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A CRM user. Users are deactivated, never deleted: their records stay."""
+
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.REP)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+
+    objects = CrmUserManager()
+
+    class Meta:
+        ordering = ["username"]
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_active and (self.role == Role.ADMIN or self.is_superuser)
+
+    def __str__(self):
+        return self.get_full_name() or self.username
+
+
+class Team(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    members = models.ManyToManyField(User, related_name="teams", blank=True, verbose_name=_("members"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="team_name_ci_unique",
+                violation_error_message=_("A team with this name already exists."),
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="tag_name_ci_unique",
+                violation_error_message=_("A tag with this name already exists."),
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CompanySize(models.TextChoices):
+    MICRO = "1-10", _("1–10 employees")
+    SMALL = "11-50", _("11–50 employees")
+    MEDIUM = "51-200", _("51–200 employees")
+    LARGE = "201-1000", _("201–1,000 employees")
+    ENTERPRISE = "1000+", _("More than 1,000 employees")
+
+
+class OwnedRecord(models.Model):
+    """Fields shared by every owned, archivable record."""
+
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("owner"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Account(OwnedRecord):
+    """A company."""
+
+    name = models.CharField(_("name"), max_length=200)
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=100, blank=True)
+    company_size = models.CharField(
+        _("company size"), max_length=10, choices=CompanySize.choices, blank=True
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        indexes = [
+            models.Index(fields=["owner", "archived_at"]),
+            models.Index(Lower("name"), name="account_name_lower_idx"),
+            models.Index(fields=["industry"]),
+            models.Index(fields=["country"]),
+            models.Index(fields=["company_size"]),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Contact(OwnedRecord):
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        verbose_name=_("account"),
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="contacts", verbose_name=_("tags"))
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        indexes = [
+            models.Index(fields=["owner", "archived_at"]),
+            models.Index(Lower("email"), name="contact_email_lower_idx"),
+            models.Index(Lower("last_name"), name="contact_last_name_lower_idx"),
+        ]
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def __str__(self):
+        return self.name
+
+
+class TaskKind(models.TextChoices):
+    TODO = "todo", _("To-do")
+    CALL = "call", _("Call")
+    EMAIL = "email", _("Email")
+    MEETING = "meeting", _("Meeting")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+
+
+class Task(models.Model):
+    title = models.CharField(_("title"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=TaskKind.choices, default=TaskKind.TODO)
+    due_on = models.DateField(_("due on"))
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("owner"))
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.PROTECT, null=True, blank=True, related_name="tasks",
+        verbose_name=_("lead"),
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks",
+        verbose_name=_("contact"),
+    )
+    opportunity = models.ForeignKey(
+        "opportunities.Opportunity", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="tasks", verbose_name=_("opportunity"),
+    )
+    done = models.BooleanField(_("done"), default=False)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+        indexes = [
+            models.Index(fields=["owner", "done", "due_on"]),
+            models.Index(fields=["due_on"]),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    OWNER_CHANGED = "owner_changed", _("Owner changed")
+    ARCHIVED = "archived", _("Archived")
+    COMPLETED = "completed", _("Completed")
+    REOPENED = "reopened", _("Reopened")
+    USER_CREATED = "user_created", _("User created")
+    USER_UPDATED = "user_updated", _("User updated")
+    USER_DEACTIVATED = "user_deactivated", _("User deactivated")
+    TEAM_CHANGED = "team_changed", _("Team changed")
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class Event(models.Model):
+    """Append-only audit trail: one row per state change. Never updated, never deleted."""
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("actor")
+    )
+    kind = models.CharField(_("kind"), max_length=40)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    opportunity = models.ForeignKey(
+        "opportunities.Opportunity", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="events",
+    )
+    subject_user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("Events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Events are append-only")
+
+    def __str__(self):
+        return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"

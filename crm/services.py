@@ -1,0 +1,454 @@
+"""Every write to the shared core: accounts, contacts, tasks, tags, users, teams and the audit log.
+
+Services are keyword-only, atomic, validate their input (raising Django ``ValidationError`` with
+translated, field-keyed messages) and record one append-only ``Event`` per state change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import access
+from crm.models import Account, Contact, Event, EventKind, Role, Tag, Task, Team, User
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def event_record(*, actor: User | None, kind: str, data: dict | None = None, **subjects) -> Event:
+    """Append one event. ``subjects`` are the records it concerns (account=, contact=, task=...)."""
+    return Event.objects.create(
+        actor=actor, kind=kind, data={k: _jsonable(v) for k, v in (data or {}).items()}, **subjects
+    )
+
+
+def _apply(instance: models.Model, fields: dict[str, Any]) -> dict[str, list]:
+    """Set ``fields`` on ``instance`` and return ``{field: [old, new]}`` for what really changed."""
+    changes = {}
+    for name, new in fields.items():
+        old = getattr(instance, name)
+        if old != new:
+            changes[name] = [_jsonable(old), _jsonable(new)]
+            setattr(instance, name, new)
+    return changes
+
+
+def _clean(instance: models.Model, exclude: list[str] | None = None) -> None:
+    instance.full_clean(exclude=exclude)
+
+
+def _validate_owner(owner: User | None, field: str = "owner") -> None:
+    if owner is None or not owner.is_active:
+        raise ValidationError({field: [_("Choose an active user as the owner.")]})
+
+
+def _validate_visible(actor: User, obj, field: str) -> None:
+    """A record linked by id must be one the actor may see; otherwise it is 'not found'."""
+    if obj is not None and not access.can_see(actor, obj):
+        raise ValidationError({field: [_("That record does not exist.")]})
+
+
+def _record_update(*, actor, subject_kw: dict, changes: dict) -> None:
+    owner_change = changes.pop("owner", None)
+    if changes:
+        event_record(actor=actor, kind=EventKind.UPDATED, data={"changes": changes}, **subject_kw)
+    if owner_change:
+        event_record(
+            actor=actor,
+            kind=EventKind.OWNER_CHANGED,
+            data={"from": owner_change[0], "to": owner_change[1]},
+            **subject_kw,
+        )
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+ACCOUNT_FIELDS = ("name", "industry", "country", "company_size", "owner")
+
+
+@transaction.atomic
+def account_create(
+    *,
+    actor: User,
+    name: str,
+    industry: str = "",
+    country: str = "",
+    company_size: str = "",
+    owner: User | None = None,
+) -> Account:
+    owner = owner or actor
+    _validate_owner(owner)
+    account = Account(
+        name=name.strip(), industry=industry, country=country, company_size=company_size, owner=owner
+    )
+    _clean(account)
+    account.save()
+    event_record(actor=actor, kind=EventKind.CREATED, account=account, data={"name": account.name})
+    return account
+
+
+@transaction.atomic
+def account_update(*, actor: User, account: Account, **fields) -> Account:
+    unknown = set(fields) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    if "owner" in fields:
+        _validate_owner(fields["owner"])
+    if "name" in fields:
+        fields["name"] = fields["name"].strip()
+    changes = _apply(account, fields)
+    if changes:
+        _clean(account)
+        account.save()
+        _record_update(actor=actor, subject_kw={"account": account}, changes=changes)
+    return account
+
+
+@transaction.atomic
+def account_archive(*, actor: User, account: Account) -> Account:
+    if account.archived_at is None:
+        account.archived_at = timezone.now()
+        account.save(update_fields=["archived_at", "updated_at"])
+        event_record(actor=actor, kind=EventKind.ARCHIVED, account=account)
+    return account
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+
+def tag_get_or_create(*, name: str) -> Tag:
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"tags": [_("A tag cannot be empty.")]})
+    if len(name) > Tag._meta.get_field("name").max_length:
+        raise ValidationError({"tags": [_("A tag can have at most 50 characters.")]})
+    tag = Tag.objects.filter(name__iexact=name).first()
+    if tag:
+        return tag
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(name=name)
+    except IntegrityError:  # created concurrently
+        return Tag.objects.get(name__iexact=name)
+
+
+def _tags_from_names(names: list[str]) -> list[Tag]:
+    seen: dict[str, Tag] = {}
+    for n in names:
+        tag = tag_get_or_create(name=n)
+        seen[tag.name.lower()] = tag
+    return list(seen.values())
+
+
+# --- contacts ------------------------------------------------------------------------------------
+
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "account", "owner")
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    actor: User,
+    last_name: str,
+    first_name: str = "",
+    email: str = "",
+    phone: str = "",
+    account: Account | None = None,
+    owner: User | None = None,
+    tags: list[str] | None = None,
+) -> Contact:
+    owner = owner or actor
+    _validate_owner(owner)
+    _validate_visible(actor, account, "account")
+    contact = Contact(
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        email=email.strip(),
+        phone=phone.strip(),
+        account=account,
+        owner=owner,
+    )
+    _clean(contact)
+    contact.save()
+    tag_objs = _tags_from_names(tags or [])
+    if tag_objs:
+        contact.tags.set(tag_objs)
+    event_record(
+        actor=actor,
+        kind=EventKind.CREATED,
+        contact=contact,
+        data={"name": contact.name, "tags": [t.name for t in tag_objs]},
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, actor: User, contact: Contact, tags: list[str] | None = None, **fields) -> Contact:
+    unknown = set(fields) - set(CONTACT_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    if "owner" in fields:
+        _validate_owner(fields["owner"])
+    if "account" in fields and fields["account"] != contact.account:
+        _validate_visible(actor, fields["account"], "account")
+    for f in ("first_name", "last_name", "email", "phone"):
+        if f in fields:
+            fields[f] = fields[f].strip()
+    changes = _apply(contact, fields)
+    if changes:
+        _clean(contact)
+        contact.save()
+    if tags is not None:
+        before = sorted(t.name for t in contact.tags.all())
+        tag_objs = _tags_from_names(tags)
+        after = sorted(t.name for t in tag_objs)
+        if before != after:
+            contact.tags.set(tag_objs)
+            changes["tags"] = [before, after]
+    _record_update(actor=actor, subject_kw={"contact": contact}, changes=changes)
+    return contact
+
+
+@transaction.atomic
+def contact_archive(*, actor: User, contact: Contact) -> Contact:
+    if contact.archived_at is None:
+        contact.archived_at = timezone.now()
+        contact.save(update_fields=["archived_at", "updated_at"])
+        event_record(actor=actor, kind=EventKind.ARCHIVED, contact=contact)
+    return contact
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+TASK_FIELDS = ("title", "kind", "due_on", "owner", "lead", "contact", "opportunity", "note")
+
+
+def _validate_task_links(actor: User, fields: dict, task: Task | None = None) -> None:
+    for name in ("lead", "contact", "opportunity"):
+        if name in fields and (task is None or getattr(task, name) != fields[name]):
+            _validate_visible(actor, fields[name], name)
+
+
+@transaction.atomic
+def task_create(
+    *,
+    actor: User,
+    title: str,
+    due_on: dt.date,
+    kind: str = "todo",
+    owner: User | None = None,
+    lead=None,
+    contact: Contact | None = None,
+    opportunity=None,
+    note: str = "",
+) -> Task:
+    owner = owner or actor
+    _validate_owner(owner)
+    _validate_task_links(actor, {"lead": lead, "contact": contact, "opportunity": opportunity})
+    task = Task(
+        title=title.strip(),
+        kind=kind,
+        due_on=due_on,
+        owner=owner,
+        lead=lead,
+        contact=contact,
+        opportunity=opportunity,
+        note=note,
+    )
+    _clean(task)
+    task.save()
+    event_record(
+        actor=actor,
+        kind=EventKind.CREATED,
+        task=task,
+        data={"title": task.title, "due_on": task.due_on},
+    )
+    return task
+
+
+@transaction.atomic
+def task_update(*, actor: User, task: Task, **fields) -> Task:
+    unknown = set(fields) - set(TASK_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    if "owner" in fields:
+        _validate_owner(fields["owner"])
+    _validate_task_links(actor, fields, task)
+    if "title" in fields:
+        fields["title"] = fields["title"].strip()
+    changes = _apply(task, fields)
+    if changes:
+        _clean(task)
+        task.save()
+        _record_update(actor=actor, subject_kw={"task": task}, changes=changes)
+    return task
+
+
+@transaction.atomic
+def task_complete(*, actor: User, task: Task, note: str = "") -> Task:
+    """Mark a task done (idempotent: completing a done task changes nothing)."""
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.done:
+        return task
+    task.done = True
+    task.completed_at = timezone.now()
+    if note:
+        task.note = f"{task.note}\n\n{note}".strip() if task.note else note
+    task.save(update_fields=["done", "completed_at", "note", "updated_at"])
+    event_record(actor=actor, kind=EventKind.COMPLETED, task=task, data={"note": note} if note else {})
+    return task
+
+
+@transaction.atomic
+def task_reopen(*, actor: User, task: Task) -> Task:
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if not task.done:
+        return task
+    task.done = False
+    task.completed_at = None
+    task.save(update_fields=["done", "completed_at", "updated_at"])
+    event_record(actor=actor, kind=EventKind.REOPENED, task=task)
+    return task
+
+
+@transaction.atomic
+def task_archive(*, actor: User, task: Task) -> Task:
+    if task.archived_at is None:
+        task.archived_at = timezone.now()
+        task.save(update_fields=["archived_at", "updated_at"])
+        event_record(actor=actor, kind=EventKind.ARCHIVED, task=task)
+    return task
+
+
+# --- users and teams -----------------------------------------------------------------------------
+
+
+def _require_admin(actor: User) -> None:
+    if not access.is_admin(actor):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied(_("Only administrators can do this."))
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: User,
+    username: str,
+    password: str,
+    role: str = Role.REP,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+) -> User:
+    from django.contrib.auth.password_validation import validate_password
+
+    _require_admin(actor)
+    user = User(
+        username=username.strip(),
+        role=role,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        email=email.strip(),
+    )
+    _clean(user, exclude=["password"])
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    user.set_password(password)
+    user.save()
+    event_record(
+        actor=actor,
+        kind=EventKind.USER_CREATED,
+        subject_user=user,
+        data={"username": user.username, "role": user.role},
+    )
+    return user
+
+
+USER_FIELDS = ("first_name", "last_name", "email", "role", "is_active", "time_zone")
+
+
+@transaction.atomic
+def user_update(*, actor: User, user: User, **fields) -> User:
+    unknown = set(fields) - set(USER_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    _require_admin(actor)
+    if user.pk == actor.pk and (
+        fields.get("is_active") is False or fields.get("role", Role.ADMIN) != Role.ADMIN
+    ):
+        raise ValidationError(_("You cannot deactivate yourself or remove your own admin role."))
+    changes = _apply(user, fields)
+    if changes:
+        _clean(user, exclude=["password"])
+        user.save()
+        kind = (
+            EventKind.USER_DEACTIVATED
+            if changes.get("is_active") == [True, False]
+            else EventKind.USER_UPDATED
+        )
+        event_record(actor=actor, kind=kind, subject_user=user, data={"changes": changes})
+    return user
+
+
+def user_deactivate(*, actor: User, user: User) -> User:
+    """Users are never deleted: deactivation keeps their records and history."""
+    return user_update(actor=actor, user=user, is_active=False)
+
+
+@transaction.atomic
+def team_create(*, actor: User, name: str, members: list[User] | None = None) -> Team:
+    _require_admin(actor)
+    team = Team(name=name.strip())
+    _clean(team)
+    team.save()
+    team.members.set(members or [])
+    event_record(
+        actor=actor,
+        kind=EventKind.TEAM_CHANGED,
+        team=team,
+        data={"name": team.name, "members": sorted(u.pk for u in members or [])},
+    )
+    return team
+
+
+@transaction.atomic
+def team_update(
+    *, actor: User, team: Team, name: str | None = None, members: list[User] | None = None
+) -> Team:
+    _require_admin(actor)
+    data: dict[str, Any] = {}
+    if name is not None and name.strip() != team.name:
+        data["name"] = [team.name, name.strip()]
+        team.name = name.strip()
+        _clean(team)
+        team.save()
+    if members is not None:
+        before = sorted(team.members.values_list("pk", flat=True))
+        after = sorted({u.pk for u in members})
+        if before != after:
+            team.members.set(members)
+            data["members"] = [before, after]
+    if data:
+        event_record(actor=actor, kind=EventKind.TEAM_CHANGED, team=team, data=data)
+    return team

@@ -1,0 +1,72 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import AdminFactory, UserFactory
+
+PASSWORD = "pass-word-123"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters and cached values must not leak between tests."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def admin(db):
+    return AdminFactory(username="admin", first_name="Ada", last_name="Admin")
+
+
+@pytest.fixture
+def rep(db):
+    return UserFactory(username="rep", first_name="Rita", last_name="Rep")
+
+
+@pytest.fixture
+def other_rep(db):
+    return UserFactory(username="other", first_name="Otto", last_name="Other")
+
+
+def _api_client(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def api_anon():
+    return APIClient()
+
+
+@pytest.fixture
+def admin_api(admin):
+    return _api_client(admin)
+
+
+@pytest.fixture
+def rep_api(rep):
+    return _api_client(rep)
+
+
+@pytest.fixture
+def other_rep_api(other_rep):
+    return _api_client(other_rep)
+
+
+@pytest.fixture
+def rep_client(client, rep):
+    """A browser-like (session) client logged in as ``rep``."""
+    client.force_login(rep)
+    return client
+
+
+@pytest.fixture
+def admin_client_(client, admin):
+    client.force_login(admin)
+    return client
