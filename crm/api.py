@@ -112,8 +112,16 @@ class TokenView(ObtainAuthToken):
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = ["id", "username", "first_name", "last_name", "email", "role", "is_active",
-                  "time_zone"]
+        fields = [
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "role",
+            "is_active",
+            "time_zone",
+        ]
         read_only_fields = ["id", "username"]
 
 
@@ -188,8 +196,16 @@ class AccountSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Account
-        fields = ["id", "name", "industry", "country", "company_size", "owner", "created_at",
-                  "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "industry",
+            "country",
+            "company_size",
+            "owner",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
@@ -222,8 +238,18 @@ class ContactSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "first_name", "last_name", "email", "phone", "account", "owner", "tags",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "account",
+            "owner",
+            "tags",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
@@ -250,8 +276,21 @@ class TaskSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Task
-        fields = ["id", "title", "kind", "due_on", "owner", "lead", "contact", "opportunity",
-                  "done", "completed_at", "note", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "title",
+            "kind",
+            "due_on",
+            "owner",
+            "lead",
+            "contact",
+            "opportunity",
+            "done",
+            "completed_at",
+            "note",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "completed_at", "created_at", "updated_at"]
 
 
@@ -300,7 +339,9 @@ class TaskViewSet(ServiceViewSet):
         task = self.get_object()
         params = TaskCompleteSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        task = services.task_complete(actor=request.user, task=task, note=params.validated_data["note"])
+        task = services.task_complete(
+            actor=request.user, task=task, note=params.validated_data["note"]
+        )
         return Response(TaskSerializer(task, context=self.get_serializer_context()).data)
 
 
@@ -310,8 +351,18 @@ class TaskViewSet(ServiceViewSet):
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
-        fields = ["id", "at", "actor", "kind", "account", "contact", "lead", "opportunity", "task",
-                  "data"]
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "kind",
+            "account",
+            "contact",
+            "lead",
+            "opportunity",
+            "task",
+            "data",
+        ]
 
 
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -13,9 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
-            detail = {
-                ("detail" if k == "__all__" else k): v for k, v in exc.message_dict.items()
-            }
+            detail = {("detail" if k == "__all__" else k): v for k, v in exc.message_dict.items()}
         else:
             detail = {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)

@@ -42,7 +42,9 @@ class ContactFilter(SearchFilterSet):
     search_fields = ("first_name", "last_name", "email", "phone", "account__name")
     owner = df.NumberFilter(field_name="owner_id", label=_("Owner"))
     account = df.NumberFilter(field_name="account_id", label=_("Account"))
-    tag = df.CharFilter(field_name="tags__name", lookup_expr="iexact", label=_("Tag"), distinct=True)
+    tag = df.CharFilter(
+        field_name="tags__name", lookup_expr="iexact", label=_("Tag"), distinct=True
+    )
     sort = df.OrderingFilter(
         fields=(("last_name", "name"), ("created_at", "created"), ("email", "email")),
         label=_("Sort"),

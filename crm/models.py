@@ -38,7 +38,9 @@ class User(AbstractUser):
 
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=100)
-    members = models.ManyToManyField(User, related_name="teams", blank=True, verbose_name=_("members"))
+    members = models.ManyToManyField(
+        User, related_name="teams", blank=True, verbose_name=_("members")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -87,7 +89,9 @@ class CompanySize(models.TextChoices):
 class OwnedRecord(models.Model):
     """Fields shared by every owned, archivable record."""
 
-    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("owner"))
+    owner = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("owner")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
@@ -165,20 +169,36 @@ class TaskKind(models.TextChoices):
 
 class Task(models.Model):
     title = models.CharField(_("title"), max_length=200)
-    kind = models.CharField(_("kind"), max_length=20, choices=TaskKind.choices, default=TaskKind.TODO)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=TaskKind.choices, default=TaskKind.TODO
+    )
     due_on = models.DateField(_("due on"))
-    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("owner"))
+    owner = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("owner")
+    )
     lead = models.ForeignKey(
-        "leads.Lead", on_delete=models.PROTECT, null=True, blank=True, related_name="tasks",
+        "leads.Lead",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tasks",
         verbose_name=_("lead"),
     )
     contact = models.ForeignKey(
-        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks",
+        Contact,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tasks",
         verbose_name=_("contact"),
     )
     opportunity = models.ForeignKey(
-        "opportunities.Opportunity", on_delete=models.PROTECT, null=True, blank=True,
-        related_name="tasks", verbose_name=_("opportunity"),
+        "opportunities.Opportunity",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        verbose_name=_("opportunity"),
     )
     done = models.BooleanField(_("done"), default=False)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
@@ -222,23 +242,39 @@ class Event(models.Model):
 
     at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("actor")
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     kind = models.CharField(_("kind"), max_length=40)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
-    task = models.ForeignKey(Task, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    task = models.ForeignKey(
+        Task, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
     lead = models.ForeignKey(
         "leads.Lead", on_delete=models.PROTECT, null=True, blank=True, related_name="events"
     )
     opportunity = models.ForeignKey(
-        "opportunities.Opportunity", on_delete=models.PROTECT, null=True, blank=True,
+        "opportunities.Opportunity",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="events",
     )
     subject_user = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -97,7 +97,11 @@ def account_create(
     owner = owner or actor
     _validate_owner(owner)
     account = Account(
-        name=name.strip(), industry=industry, country=country, company_size=company_size, owner=owner
+        name=name.strip(),
+        industry=industry,
+        country=country,
+        company_size=company_size,
+        owner=owner,
     )
     _clean(account)
     account.save()
@@ -201,7 +205,9 @@ def contact_create(
 
 
 @transaction.atomic
-def contact_update(*, actor: User, contact: Contact, tags: list[str] | None = None, **fields) -> Contact:
+def contact_update(
+    *, actor: User, contact: Contact, tags: list[str] | None = None, **fields
+) -> Contact:
     unknown = set(fields) - set(CONTACT_FIELDS)
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
@@ -313,7 +319,9 @@ def task_complete(*, actor: User, task: Task, note: str = "") -> Task:
     if note:
         task.note = f"{task.note}\n\n{note}".strip() if task.note else note
     task.save(update_fields=["done", "completed_at", "note", "updated_at"])
-    event_record(actor=actor, kind=EventKind.COMPLETED, task=task, data={"note": note} if note else {})
+    event_record(
+        actor=actor, kind=EventKind.COMPLETED, task=task, data={"note": note} if note else {}
+    )
     return task
 
 

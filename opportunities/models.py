@@ -19,7 +19,10 @@ class Opportunity(OwnedRecord):
     )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=0)
     status = models.CharField(
-        _("status"), max_length=10, choices=OpportunityStatus.choices, default=OpportunityStatus.OPEN
+        _("status"),
+        max_length=10,
+        choices=OpportunityStatus.choices,
+        default=OpportunityStatus.OPEN,
     )
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
