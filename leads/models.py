@@ -14,7 +14,7 @@ class LeadStatus(models.TextChoices):
 
 
 class Lead(OwnedRecord):
-    """A prospect not yet qualified. Its workflow (disqualify, convert, ...) lives in leads.services."""
+    """A prospect not yet qualified; its workflow lives in leads.services."""
 
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100)

@@ -11,7 +11,7 @@ class OpportunityStatus(models.TextChoices):
 
 
 class Opportunity(OwnedRecord):
-    """A deal with a contact. Stages, reasons and the pipeline arrive with the Opportunities issue."""
+    """A deal with a contact; stages and reasons come with the pipeline."""
 
     name = models.CharField(_("name"), max_length=200)
     contact = models.ForeignKey(
