@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
@@ -11,6 +13,52 @@ class LeadStatus(models.TextChoices):
     QUALIFIED = "qualified", _("Qualified")
     UNQUALIFIED = "unqualified", _("Unqualified")
     CONVERTED = "converted", _("Converted")
+
+
+class DisqualificationReason(models.Model):
+    """An admin-defined reason. Archived (never deleted) once a lead has used it."""
+
+    name = models.CharField(_("name"), max_length=100)
+    order = models.PositiveIntegerField(_("order"), default=0)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("disqualification reason")
+        verbose_name_plural = _("disqualification reasons")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                condition=Q(archived_at__isnull=True),
+                name="disq_reason_active_name_ci_unique",
+                violation_error_message=_("A reason with this name already exists."),
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class LeadSettings(models.Model):
+    """Single-row settings of the leads app (see ``leads.services.lead_settings_get``)."""
+
+    ask_disqualification_reason = models.BooleanField(
+        _("ask users for a disqualification reason"), default=True
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("lead settings")
+        verbose_name_plural = _("lead settings")
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="lead_settings_singleton")]
+
+    def __str__(self):
+        return str(_("Lead settings"))
 
 
 class Lead(OwnedRecord):
@@ -31,6 +79,24 @@ class Lead(OwnedRecord):
     status = models.CharField(
         _("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW
     )
+    disqualification_reason = models.ForeignKey(
+        DisqualificationReason,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("disqualification reason"),
+    )
+    disqualification_note = models.TextField(_("disqualification note"), blank=True)
+    disqualified_at = models.DateTimeField(_("disqualified at"), null=True, blank=True)
+    revisit_on = models.DateField(_("revisit on"), null=True, blank=True)
+    converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
+    converted_account = models.ForeignKey(
+        "crm.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    converted_contact = models.ForeignKey(
+        "crm.Contact", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -39,12 +105,73 @@ class Lead(OwnedRecord):
         indexes = [
             models.Index(fields=["owner", "archived_at"]),
             models.Index(fields=["status"]),
+            models.Index(fields=["source"]),
+            models.Index(fields=["disqualification_reason"]),
+            models.Index(fields=["created_at"]),
+            models.Index(
+                fields=["revisit_on"],
+                condition=Q(revisit_on__isnull=False),
+                name="lead_frozen_revisit_idx",
+            ),
             models.Index(Lower("email"), name="lead_email_lower_idx"),
+            models.Index(Lower("last_name"), name="lead_last_name_lower_idx"),
+            models.Index(Lower("company"), name="lead_company_lower_idx"),
         ]
+
+    def __str__(self):
+        return self.name
 
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
+    @property
+    def is_frozen(self) -> bool:
+        return self.status == LeadStatus.UNQUALIFIED and self.revisit_on is not None
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.status == LeadStatus.CONVERTED
+
+
+class LeadDisqualification(models.Model):
+    """One row per disqualification decision: the history the insights report aggregates.
+
+    Requalifying keeps the row; the owner and source are copied so reports stay true to the
+    moment of the decision.
+    """
+
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="disqualifications")
+    reason = models.ForeignKey(
+        DisqualificationReason, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    source = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True)
+    revisit_on = models.DateField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+    # Set when the lead is disqualified again while still unqualified (a changed reason):
+    # the report counts the latest decision only.
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["at"]), models.Index(fields=["owner", "at"])]
+
     def __str__(self):
-        return self.name
+        return f"{self.lead_id} @ {self.at:%Y-%m-%d}"
+
+
+class LeadEvent(models.TextChoices):
+    """Event kinds written by the leads services (``Event.kind``)."""
+
+    DISQUALIFIED = "disqualified", _("Disqualified")
+    REQUALIFIED = "requalified", _("Requalified")
+    REVISIT_DUE = "revisit_due", _("Back from frozen")
+    CONVERTED = "converted", _("Converted")
+    IMPORTED = "imported", _("Imported")
+    SETTINGS_CHANGED = "lead_settings_changed", _("Lead settings changed")
+    REASON_CHANGED = "disqualification_reason_changed", _("Disqualification reason changed")

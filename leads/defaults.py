@@ -1,0 +1,14 @@
+"""Marks the default reason names for translation (the data migration stores them)."""
+
+from django.utils.translation import gettext_noop
+
+DEFAULT_REASON_NAMES = [
+    gettext_noop("No budget"),
+    gettext_noop("Not the decision maker"),
+    gettext_noop("No need"),
+    gettext_noop("Bad timing"),
+    gettext_noop("Outside our territory"),
+    gettext_noop("Chose a competitor"),
+    gettext_noop("Unresponsive"),
+    gettext_noop("Duplicate"),
+]

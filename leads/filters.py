@@ -1,0 +1,52 @@
+import django_filters as df
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm.filters import SearchFilterSet
+from leads.models import Lead, LeadStatus
+
+
+class LeadFilter(SearchFilterSet):
+    """Shared by ``/api/v1/leads/``, the export and the lead list page."""
+
+    search_fields = ("first_name", "last_name", "company", "email")
+    status = df.ChoiceFilter(choices=LeadStatus.choices, label=_("Status"))
+    owner = df.NumberFilter(field_name="owner_id", label=_("Owner"))
+    source = df.CharFilter(lookup_expr="iexact", label=_("Source"))
+    disqualification_reason = df.NumberFilter(
+        field_name="disqualification_reason_id", label=_("Disqualification reason")
+    )
+    frozen = df.BooleanFilter(method="filter_frozen", label=_("Frozen"))
+    created_after = df.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label=_("Created on or after")
+    )
+    created_before = df.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label=_("Created on or before")
+    )
+    sort = df.OrderingFilter(
+        fields=(
+            ("last_name", "name"),
+            ("company", "company"),
+            ("created_at", "created"),
+            ("revisit_on", "revisit"),
+            ("status", "status"),
+        ),
+        label=_("Sort"),
+    )
+
+    class Meta:
+        model = Lead
+        fields = [
+            "q",
+            "status",
+            "owner",
+            "source",
+            "disqualification_reason",
+            "frozen",
+            "created_after",
+            "created_before",
+        ]
+
+    def filter_frozen(self, queryset, name, value):
+        frozen = Q(status=LeadStatus.UNQUALIFIED, revisit_on__isnull=False)
+        return queryset.filter(frozen) if value else queryset.exclude(frozen)

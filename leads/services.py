@@ -1,0 +1,499 @@
+"""Every write of the leads app: lead records, disqualification (with its single reason rule),
+frozen leads coming back, requalification, conversion, reasons, settings and CSV import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import access
+from crm.models import Account, Contact, EventKind, Task, TaskKind, User
+from crm.services import _apply, _clean, _record_update, _validate_owner, event_record
+from leads.models import (
+    DisqualificationReason,
+    Lead,
+    LeadDisqualification,
+    LeadEvent,
+    LeadSettings,
+    LeadStatus,
+)
+
+LEAD_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "email",
+    "phone",
+    "source",
+    "industry",
+    "country",
+    "company_size",
+    "owner",
+)
+_TEXT_FIELDS = set(LEAD_FIELDS) - {"owner", "company_size"}
+
+
+def _require_admin(actor: User) -> None:
+    if not access.is_admin(actor):
+        raise PermissionDenied(_("Only administrators can do this."))
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def lead_settings_get() -> LeadSettings:
+    """The single settings row, created with defaults on first read."""
+    obj, _created = LeadSettings.objects.get_or_create(pk=1)
+    return obj
+
+
+@transaction.atomic
+def lead_settings_update(*, actor: User, ask_disqualification_reason: bool) -> LeadSettings:
+    _require_admin(actor)
+    obj = LeadSettings.objects.select_for_update().get(pk=lead_settings_get().pk)
+    changes = _apply(obj, {"ask_disqualification_reason": ask_disqualification_reason})
+    if changes:
+        obj.save()
+        event_record(actor=actor, kind=LeadEvent.SETTINGS_CHANGED, data={"changes": changes})
+    return obj
+
+
+# --- lead records --------------------------------------------------------------------------------
+
+
+def _strip(fields: dict) -> dict:
+    return {
+        k: (v.strip() if k in _TEXT_FIELDS and isinstance(v, str) else v) for k, v in fields.items()
+    }
+
+
+def _require_editable(lead: Lead) -> None:
+    if lead.is_read_only:
+        raise ValidationError(_("A converted lead is read-only."))
+
+
+@transaction.atomic
+def lead_create(*, actor: User, owner: User | None = None, **fields) -> Lead:
+    unknown = set(fields) - set(LEAD_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    owner = owner or actor
+    _validate_owner(owner)
+    lead = Lead(owner=owner, **_strip(fields))
+    _clean(lead)
+    lead.save()
+    event_record(actor=actor, kind=EventKind.CREATED, lead=lead, data={"name": lead.name})
+    return lead
+
+
+@transaction.atomic
+def lead_update(*, actor: User, lead: Lead, **fields) -> Lead:
+    unknown = set(fields) - set(LEAD_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    _require_editable(lead)
+    if "owner" in fields:
+        _validate_owner(fields["owner"])
+    changes = _apply(lead, _strip(fields))
+    if changes:
+        _clean(lead)
+        lead.save()
+        _record_update(actor=actor, subject_kw={"lead": lead}, changes=changes)
+    return lead
+
+
+@transaction.atomic
+def lead_archive(*, actor: User, lead: Lead) -> Lead:
+    if lead.archived_at is None:
+        lead.archived_at = timezone.now()
+        lead.save(update_fields=["archived_at", "updated_at"])
+        event_record(actor=actor, kind=EventKind.ARCHIVED, lead=lead)
+    return lead
+
+
+@transaction.atomic
+def lead_bulk_assign(*, actor: User, leads: QuerySet[Lead], owner: User) -> int:
+    """Reassign many leads in a constant number of queries, one owner-change event per lead."""
+    _validate_owner(owner)
+    rows = list(
+        leads.exclude(owner=owner)
+        .exclude(status=LeadStatus.CONVERTED)
+        .select_for_update()
+        .values_list("id", "owner_id")
+    )
+    if not rows:
+        return 0
+    Lead.objects.filter(pk__in=[r[0] for r in rows]).update(owner=owner, updated_at=timezone.now())
+    from crm.models import Event
+
+    Event.objects.bulk_create(
+        Event(
+            actor=actor,
+            kind=EventKind.OWNER_CHANGED,
+            lead_id=lead_id,
+            data={"from": old, "to": owner.pk},
+        )
+        for lead_id, old in rows
+    )
+    return len(rows)
+
+
+# --- disqualification ----------------------------------------------------------------------------
+
+
+def disqualification_reason_check(*, reason: DisqualificationReason | None) -> None:
+    """THE reason rule, used by the API, the pages, bulk actions and automation alike.
+
+    With "ask users for a reason" on, a reason is required; an archived reason is never accepted.
+    """
+    if reason is None:
+        if lead_settings_get().ask_disqualification_reason:
+            raise ValidationError({"reason": [_("Choose a disqualification reason.")]})
+        return
+    if reason.archived:
+        raise ValidationError(
+            {"reason": [_("That reason has been archived; choose an active one.")]}
+        )
+
+
+@transaction.atomic
+def lead_disqualify(
+    *,
+    actor: User,
+    lead: Lead,
+    reason: DisqualificationReason | None = None,
+    note: str = "",
+    revisit_on: dt.date | None = None,
+) -> Lead:
+    """Mark a lead unqualified with a reason; a ``revisit_on`` date freezes it until then."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    _require_editable(lead)
+    disqualification_reason_check(reason=reason)
+    if revisit_on is not None and revisit_on <= timezone.localdate():
+        raise ValidationError({"revisit_on": [_("The revisit date must be in the future.")]})
+    now = timezone.now()
+    if lead.status == LeadStatus.UNQUALIFIED:
+        LeadDisqualification.objects.filter(lead=lead, superseded_at__isnull=True).update(
+            superseded_at=now
+        )
+    previous_status = lead.status
+    lead.status = LeadStatus.UNQUALIFIED
+    lead.disqualification_reason = reason
+    lead.disqualification_note = note.strip()
+    lead.disqualified_at = now
+    lead.revisit_on = revisit_on
+    lead.save()
+    LeadDisqualification.objects.create(
+        lead=lead,
+        reason=reason,
+        owner_id=lead.owner_id,
+        actor=actor,
+        source=lead.source,
+        note=lead.disqualification_note,
+        revisit_on=revisit_on,
+    )
+    event_record(
+        actor=actor,
+        kind=LeadEvent.DISQUALIFIED,
+        lead=lead,
+        data={
+            "from": previous_status,
+            "reason": reason.pk if reason else None,
+            "reason_name": reason.name if reason else "",
+            "note": lead.disqualification_note,
+            "revisit_on": revisit_on,
+        },
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_requalify(*, actor: User, lead: Lead) -> Lead:
+    """Back to ``working``; the reason is cleared on the lead but kept in the history."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if lead.status != LeadStatus.UNQUALIFIED:
+        raise ValidationError(_("Only a disqualified lead can be requalified."))
+    previous = lead.disqualification_reason
+    lead.status = LeadStatus.WORKING
+    lead.disqualification_reason = None
+    lead.disqualification_note = ""
+    lead.revisit_on = None
+    lead.save()
+    event_record(
+        actor=actor,
+        kind=LeadEvent.REQUALIFIED,
+        lead=lead,
+        data={"reason": previous.pk if previous else None, "reason_name": str(previous or "")},
+    )
+    return lead
+
+
+def lead_revisit_due_process(*, today: dt.date | None = None) -> int:
+    """Daily beat job: frozen leads whose revisit date has come return to ``working``.
+
+    Each lead is handled in its own transaction under a row lock, so a re-run (or two workers)
+    never creates a second revisit task: once handled the lead is no longer frozen.
+    """
+    today = today or timezone.localdate()
+    due_ids = list(
+        Lead.objects.filter(
+            status=LeadStatus.UNQUALIFIED, revisit_on__lte=today, archived_at__isnull=True
+        ).values_list("id", flat=True)
+    )
+    done = 0
+    for lead_id in due_ids:
+        with transaction.atomic():
+            lead = (
+                Lead.objects.select_for_update(skip_locked=True)
+                .filter(pk=lead_id, status=LeadStatus.UNQUALIFIED, revisit_on__lte=today)
+                .first()
+            )
+            if lead is None:
+                continue
+            revisit_on = lead.revisit_on
+            reason = lead.disqualification_reason
+            lead.status = LeadStatus.WORKING
+            lead.revisit_on = None
+            lead.save(update_fields=["status", "revisit_on", "updated_at"])
+            task = Task.objects.create(
+                title=_("Revisit %(name)s") % {"name": lead.name},
+                kind=TaskKind.FOLLOW_UP,
+                due_on=today,
+                owner_id=lead.owner_id,
+                lead=lead,
+            )
+            event_record(
+                actor=None,
+                kind=LeadEvent.REVISIT_DUE,
+                lead=lead,
+                data={
+                    "revisit_on": revisit_on,
+                    "reason": reason.pk if reason else None,
+                    "reason_name": str(reason or ""),
+                    "task": task.pk,
+                },
+            )
+            event_record(actor=None, kind=EventKind.CREATED, task=task, data={"title": task.title})
+            done += 1
+    return done
+
+
+# --- conversion ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    lead: Lead
+    account: Account | None
+    contact: Contact
+
+
+def _serialize_on(key: str) -> None:
+    """Serialize concurrent transactions that would create the same account/contact."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+
+@transaction.atomic
+def lead_convert(*, actor: User, lead: Lead, account_name: str | None = None) -> ConversionResult:
+    """Convert a lead into an account (B2B) and a contact, in one transaction.
+
+    B2B when ``account_name`` (or else the lead's company) is given: an active account of the
+    same name (case-insensitive) is reused. A contact with the same email is reused. The lead
+    row is locked, so a second, concurrent conversion fails cleanly.
+    """
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if lead.status == LeadStatus.CONVERTED:
+        raise ValidationError(_("This lead has already been converted."))
+    if lead.status == LeadStatus.UNQUALIFIED:
+        raise ValidationError(_("Requalify this lead before converting it."))
+    name = (lead.company if account_name is None else account_name).strip()
+    account = None
+    if name:
+        if len(name) > Account._meta.get_field("name").max_length:
+            raise ValidationError({"account_name": [_("The account name is too long.")]})
+        _serialize_on(f"account:{name.lower()}")
+        account = (
+            Account.objects.filter(archived_at__isnull=True, name__iexact=name)
+            .order_by("id")
+            .first()
+        )
+        if account is None:
+            account = Account.objects.create(
+                name=name,
+                industry=lead.industry,
+                country=lead.country,
+                company_size=lead.company_size,
+                owner_id=lead.owner_id,
+            )
+            event_record(
+                actor=actor,
+                kind=EventKind.CREATED,
+                account=account,
+                data={"name": account.name, "from_lead": lead.pk},
+            )
+    contact = None
+    if lead.email:
+        _serialize_on(f"contact:{lead.email.lower()}")
+        contact = (
+            Contact.objects.filter(archived_at__isnull=True, email__iexact=lead.email)
+            .order_by("id")
+            .first()
+        )
+    if contact is None:
+        contact = Contact.objects.create(
+            first_name=lead.first_name,
+            last_name=lead.last_name,
+            email=lead.email,
+            phone=lead.phone,
+            account=account,
+            owner_id=lead.owner_id,
+        )
+        event_record(
+            actor=actor,
+            kind=EventKind.CREATED,
+            contact=contact,
+            data={"name": contact.name, "from_lead": lead.pk},
+        )
+    elif account is not None and contact.account_id is None:
+        contact.account = account
+        contact.save(update_fields=["account", "updated_at"])
+        event_record(
+            actor=actor,
+            kind=EventKind.UPDATED,
+            contact=contact,
+            data={"changes": {"account": [None, account.pk]}},
+        )
+    previous_status = lead.status
+    lead.status = LeadStatus.CONVERTED
+    lead.converted_at = timezone.now()
+    lead.converted_account = account
+    lead.converted_contact = contact
+    lead.save()
+    event_record(
+        actor=actor,
+        kind=LeadEvent.CONVERTED,
+        lead=lead,
+        data={
+            "from": previous_status,
+            "account": account.pk if account else None,
+            "contact": contact.pk,
+        },
+    )
+    return ConversionResult(lead=lead, account=account, contact=contact)
+
+
+# --- reasons -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def disqualification_reason_create(*, actor: User, name: str) -> DisqualificationReason:
+    _require_admin(actor)
+    from django.db.models import Max
+
+    order = (DisqualificationReason.objects.aggregate(m=Max("order"))["m"] or 0) + 1
+    reason = DisqualificationReason(name=name.strip(), order=order)
+    _clean(reason)
+    reason.save()
+    event_record(
+        actor=actor,
+        kind=LeadEvent.REASON_CHANGED,
+        data={"action": "created", "reason": reason.pk, "name": reason.name},
+    )
+    return reason
+
+
+@transaction.atomic
+def disqualification_reason_update(
+    *, actor: User, reason: DisqualificationReason, name: str | None = None
+) -> DisqualificationReason:
+    _require_admin(actor)
+    if name is not None and name.strip() != reason.name:
+        old = reason.name
+        reason.name = name.strip()
+        _clean(reason)
+        reason.save()
+        event_record(
+            actor=actor,
+            kind=LeadEvent.REASON_CHANGED,
+            data={"action": "renamed", "reason": reason.pk, "name": [old, reason.name]},
+        )
+    return reason
+
+
+@transaction.atomic
+def disqualification_reason_delete(*, actor: User, reason: DisqualificationReason) -> str:
+    """Remove an unused reason; archive one that any lead or history row uses.
+
+    Returns ``"deleted"`` or ``"archived"``.
+    """
+    _require_admin(actor)
+    reason = DisqualificationReason.objects.select_for_update().get(pk=reason.pk)
+    in_use = (
+        Lead.objects.filter(disqualification_reason=reason).exists()
+        or LeadDisqualification.objects.filter(reason=reason).exists()
+    )
+    data = {"reason": reason.pk, "name": reason.name}
+    if in_use:
+        if reason.archived_at is None:
+            reason.archived_at = timezone.now()
+            reason.save(update_fields=["archived_at"])
+            event_record(
+                actor=actor, kind=LeadEvent.REASON_CHANGED, data={"action": "archived", **data}
+            )
+        return "archived"
+    reason.delete()
+    event_record(actor=actor, kind=LeadEvent.REASON_CHANGED, data={"action": "deleted", **data})
+    return "deleted"
+
+
+@transaction.atomic
+def disqualification_reason_reorder(*, actor: User, ids: list[int]) -> None:
+    """Set the order of the active reasons to the given id order."""
+    _require_admin(actor)
+    reasons = {r.pk: r for r in DisqualificationReason.objects.filter(archived_at__isnull=True)}
+    if sorted(ids) != sorted(reasons) or len(set(ids)) != len(ids):
+        raise ValidationError({"ids": [_("List every active reason exactly once.")]})
+    for i, pk in enumerate(ids):
+        reasons[pk].order = i
+    DisqualificationReason.objects.bulk_update(reasons.values(), ["order"])
+    event_record(
+        actor=actor, kind=LeadEvent.REASON_CHANGED, data={"action": "reordered", "ids": ids}
+    )
+
+
+# --- import --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def lead_import(*, actor: User, rows: list[dict]) -> int:
+    """Create leads from validated import rows in one transaction, one event per lead."""
+    from crm.models import Event
+
+    leads = []
+    for data in rows:
+        data = dict(data)
+        owner = data.pop("owner", None) or actor
+        _validate_owner(owner)
+        lead = Lead(owner=owner, **_strip(data))
+        _clean(lead)
+        leads.append(lead)
+    # Ids come back from the INSERT (Postgres, SQLite ≥ 3.35), so events need no extra reads.
+    created = Lead.objects.bulk_create(leads, batch_size=1000)
+    Event.objects.bulk_create(
+        (
+            Event(actor=actor, kind=LeadEvent.IMPORTED, lead_id=x.pk, data={"name": x.name})
+            for x in created
+        ),
+        batch_size=1000,
+    )
+    return len(created)
