@@ -212,6 +212,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.tasks.clear_expired_sessions_task",
         "schedule": crontab(hour=3, minute=15),
     },
+    "revisit-frozen-leads": {
+        "task": "leads.tasks.revisit_frozen_leads_task",
+        "schedule": crontab(hour=env.int("REVISIT_HOUR", default=6), minute=0),
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------------

@@ -1,0 +1,471 @@
+"""REST API of the leads app (API.md § Leads). Parse, call one service or selector, render."""
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import permissions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.pagination import BasePagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.api import AdminWritesOnly, OwnerField, ServiceViewSet
+from leads import csv_io, selectors, services
+from leads.filters import LeadFilter
+from leads.models import DisqualificationReason, Lead
+
+# --- leads ---------------------------------------------------------------------------------------
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    owner = OwnerField()
+    converted_account = serializers.PrimaryKeyRelatedField(read_only=True)
+    converted_contact = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "company",
+            "title",
+            "email",
+            "phone",
+            "source",
+            "industry",
+            "country",
+            "company_size",
+            "status",
+            "owner",
+            "disqualification_reason",
+            "disqualification_note",
+            "disqualified_at",
+            "revisit_on",
+            "converted_account",
+            "converted_contact",
+            "converted_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "disqualification_reason",
+            "disqualification_note",
+            "disqualified_at",
+            "revisit_on",
+            "converted_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate(self, attrs):
+        if "status" in self.initial_data:
+            raise serializers.ValidationError(
+                {
+                    "status": [
+                        _(
+                            "The status changes only through the lead actions "
+                            "(disqualify, requalify, convert)."
+                        )
+                    ]
+                }
+            )
+        return attrs
+
+
+class DisqualifySerializer(serializers.Serializer):
+    reason = serializers.PrimaryKeyRelatedField(
+        queryset=DisqualificationReason.objects.all(), allow_null=True, required=False
+    )
+    note = serializers.CharField(allow_blank=True, required=False, default="", max_length=2000)
+    revisit_on = serializers.DateField(allow_null=True, required=False)
+
+
+class ConvertSerializer(serializers.Serializer):
+    account_name = serializers.CharField(
+        allow_null=True, allow_blank=True, required=False, max_length=200
+    )
+    create_opportunity = serializers.BooleanField(required=False, default=False)
+    opportunity_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+
+    def validate_create_opportunity(self, value):
+        # The opportunity part of conversion arrives with the pipeline (Opportunities issue).
+        if value:
+            raise serializers.ValidationError(
+                _("Creating an opportunity on conversion is not available yet.")
+            )
+        return value
+
+
+class ConvertResultSerializer(serializers.Serializer):
+    lead = LeadSerializer()
+    account = serializers.IntegerField(allow_null=True)
+    contact = serializers.IntegerField()
+    opportunity = serializers.IntegerField(allow_null=True)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class OwnerIdField(OwnerField):
+    """An owner id outside a model serializer (typed for the schema)."""
+
+
+class BulkAssignSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+    owner = OwnerIdField(required=True)
+
+
+class ImportSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    dry_run = serializers.BooleanField(required=False, default=False)
+
+
+ImportReportSerializer = inline_serializer(
+    "LeadImportReport",
+    {
+        "valid": serializers.IntegerField(),
+        "invalid": serializers.IntegerField(),
+        "imported": serializers.IntegerField(),
+        "errors": serializers.ListField(child=serializers.DictField()),
+        "file_errors": serializers.ListField(child=serializers.CharField()),
+    },
+)
+
+
+class DuplicatesSerializer(serializers.Serializer):
+    leads = LeadSerializer(many=True)
+    contacts = serializers.ListField(child=serializers.DictField())
+
+
+class LeadViewSet(ServiceViewSet):
+    serializer_class = LeadSerializer
+    filterset_class = LeadFilter
+    create_service = services.lead_create
+    update_service = services.lead_update
+    archive_service = services.lead_archive
+    subject = "lead"
+
+    def get_queryset(self):
+        return selectors.lead_list(user=self.request.user)
+
+    def _lead_response(self, lead):
+        lead = selectors.lead_list(user=self.request.user).filter(pk=lead.pk).first() or lead
+        return Response(LeadSerializer(lead, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=DisqualifySerializer, responses=LeadSerializer)
+    @action(detail=True, methods=["post"])
+    def disqualify(self, request, pk=None):
+        lead = self.get_object()
+        params = DisqualifySerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        lead = services.lead_disqualify(actor=request.user, lead=lead, **params.validated_data)
+        return self._lead_response(lead)
+
+    @extend_schema(request=None, responses=LeadSerializer)
+    @action(detail=True, methods=["post"])
+    def requalify(self, request, pk=None):
+        lead = services.lead_requalify(actor=request.user, lead=self.get_object())
+        return self._lead_response(lead)
+
+    @extend_schema(request=ConvertSerializer, responses=ConvertResultSerializer)
+    @action(detail=True, methods=["post"])
+    def convert(self, request, pk=None):
+        lead = self.get_object()
+        params = ConvertSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        result = services.lead_convert(
+            actor=request.user, lead=lead, account_name=params.validated_data.get("account_name")
+        )
+        return Response(
+            {
+                "lead": LeadSerializer(result.lead, context=self.get_serializer_context()).data,
+                "account": result.account.pk if result.account else None,
+                "contact": result.contact.pk,
+                "opportunity": None,
+            }
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("email", str),
+            OpenApiParameter("first_name", str),
+            OpenApiParameter("last_name", str),
+            OpenApiParameter("company", str),
+        ],
+        responses=DuplicatesSerializer,
+    )
+    @action(detail=False, methods=["get"], filterset_class=None, pagination_class=None)
+    def duplicates(self, request):
+        """Possible duplicates (leads and contacts you can see) to show before creating a lead."""
+        found = selectors.lead_duplicates(
+            user=request.user,
+            **{
+                k: request.query_params.get(k, "")[:200]
+                for k in ("email", "first_name", "last_name", "company")
+            },
+        )
+        return Response(
+            {
+                "leads": LeadSerializer(
+                    found.leads, many=True, context=self.get_serializer_context()
+                ).data,
+                "contacts": [
+                    {
+                        "id": c.pk,
+                        "name": c.name,
+                        "email": c.email,
+                        "account": c.account.name if c.account else "",
+                    }
+                    for c in found.contacts
+                ],
+            }
+        )
+
+    @extend_schema(
+        request=BulkAssignSerializer,
+        responses=inline_serializer("BulkAssignResult", {"updated": serializers.IntegerField()}),
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-assign")
+    def bulk_assign(self, request):
+        params = BulkAssignSerializer(data=request.data, context={"request": request})
+        params.is_valid(raise_exception=True)
+        leads = self.get_queryset().filter(pk__in=params.validated_data["ids"])
+        updated = services.lead_bulk_assign(
+            actor=request.user, leads=leads, owner=params.validated_data["owner"]
+        )
+        return Response({"updated": updated})
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def export(self, request):
+        """CSV of the leads matching the filters, within what you may see."""
+        leads = self.filter_queryset(self.get_queryset())
+        response = StreamingHttpResponse(csv_io.csv_export_rows(leads), content_type="text/csv")
+        stamp = timezone.localdate().isoformat()
+        response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
+        return response
+
+    @extend_schema(
+        request={"multipart/form-data": ImportSerializer},
+        responses={200: ImportReportSerializer, 201: ImportReportSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser, FormParser],
+        filterset_class=None,
+    )
+    def import_csv(self, request):
+        """Validate a CSV (``dry_run`` previews) and import its valid rows; report the others."""
+        params = ImportSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        preview = csv_io.csv_parse(params.validated_data["file"].read())
+        if preview.errors:
+            return Response(
+                {"file": preview.errors, **csv_io.import_report(preview, 0)},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if params.validated_data["dry_run"]:
+            return Response(csv_io.import_report(preview, 0))
+        imported = services.lead_import(
+            actor=request.user, rows=list(csv_io.iter_import_data(preview.rows))
+        )
+        return Response(csv_io.import_report(preview, imported), status=status.HTTP_201_CREATED)
+
+
+# --- reasons and settings ------------------------------------------------------------------------
+
+
+class SinglePagePagination(BasePagination):
+    """The list envelope for small, admin-ordered lists: everything on one page, in order."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        return list(queryset[:1000])
+
+    def get_paginated_response(self, data):
+        return Response({"next": None, "previous": None, "count": len(data), "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True},
+                "previous": {"type": "string", "nullable": True},
+                "count": {"type": "integer"},
+                "results": schema,
+            },
+        }
+
+
+class DisqualificationReasonSerializer(serializers.ModelSerializer):
+    archived = serializers.BooleanField(read_only=True)
+    usage_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = DisqualificationReason
+        fields = ["id", "name", "order", "archived", "usage_count"]
+        read_only_fields = ["id", "order"]
+
+
+class ReorderSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+
+
+class DisqualificationReasonViewSet(ServiceViewSet):
+    """Reasons: everyone reads (``?archived=false`` for pickers), admins write.
+
+    DELETE archives a reason in use and removes an unused one (204 either way).
+    """
+
+    permission_classes = [permissions.IsAuthenticated, AdminWritesOnly]
+    serializer_class = DisqualificationReasonSerializer
+    pagination_class = SinglePagePagination
+    filterset_class = None
+    create_service = services.disqualification_reason_create
+    update_service = services.disqualification_reason_update
+    archive_service = services.disqualification_reason_delete
+    subject = "reason"
+
+    def get_queryset(self):
+        archived = self.request.query_params.get("archived")
+        qs = selectors.disqualification_reason_list(include_archived=True)
+        if archived in ("false", "0"):
+            qs = qs.filter(archived_at__isnull=True)
+        elif archived in ("true", "1"):
+            qs = qs.filter(archived_at__isnull=False)
+        return qs
+
+    def perform_create(self, serializer):
+        reason = services.disqualification_reason_create(
+            actor=self.request.user, name=serializer.validated_data["name"]
+        )
+        serializer.instance = self.get_queryset().get(pk=reason.pk)
+
+    def perform_update(self, serializer):
+        services.disqualification_reason_update(
+            actor=self.request.user,
+            reason=serializer.instance,
+            name=serializer.validated_data.get("name"),
+        )
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("archived", bool)],
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=ReorderSerializer, responses=DisqualificationReasonSerializer(many=True))
+    @action(detail=False, methods=["post"])
+    def reorder(self, request):
+        params = ReorderSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        services.disqualification_reason_reorder(
+            actor=request.user, ids=params.validated_data["ids"]
+        )
+        qs = selectors.disqualification_reason_list()
+        return Response(DisqualificationReasonSerializer(qs, many=True).data)
+
+
+class LeadSettingsSerializer(serializers.Serializer):
+    ask_disqualification_reason = serializers.BooleanField()
+
+
+class LeadSettingsView(APIView):
+    """``GET`` for everyone; ``PATCH`` for admins."""
+
+    permission_classes = [permissions.IsAuthenticated, AdminWritesOnly]
+
+    @extend_schema(responses=LeadSettingsSerializer)
+    def get(self, request):
+        return Response(LeadSettingsSerializer(services.lead_settings_get()).data)
+
+    @extend_schema(request=LeadSettingsSerializer, responses=LeadSettingsSerializer)
+    def patch(self, request):
+        params = LeadSettingsSerializer(data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        obj = services.lead_settings_get()
+        if "ask_disqualification_reason" in params.validated_data:
+            obj = services.lead_settings_update(
+                actor=request.user,
+                ask_disqualification_reason=params.validated_data["ask_disqualification_reason"],
+            )
+        return Response(LeadSettingsSerializer(obj).data)
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    since = serializers.DateField(required=False, allow_null=True)
+    until = serializers.DateField(required=False, allow_null=True)
+    group_by = serializers.ChoiceField(choices=selectors.GROUP_BY, required=False, default="reason")
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": [_("The end date is before the start.")]})
+        return attrs
+
+
+class ReportRowSerializer(serializers.Serializer):
+    key = serializers.JSONField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class ReportSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    results = ReportRowSerializer(many=True)
+
+
+class DisqualificationReportView(APIView):
+    @extend_schema(parameters=[ReportQuerySerializer], responses=ReportSerializer)
+    def get(self, request):
+        params = ReportQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(
+            selectors.disqualification_report(user=request.user, **params.validated_data)
+        )
+
+
+class SourceRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    total = serializers.IntegerField()
+    qualified = serializers.IntegerField()
+    disqualified = serializers.IntegerField()
+    qualification_rate = serializers.FloatField()
+
+
+class QualificationBySourceView(APIView):
+    """Leads created in the range, per source: total, qualified, disqualified and the rate."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATE),
+            OpenApiParameter("until", OpenApiTypes.DATE),
+        ],
+        responses=inline_serializer(
+            "QualificationBySource", {"results": SourceRowSerializer(many=True)}
+        ),
+    )
+    def get(self, request):
+        params = ReportQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        rows = selectors.qualification_by_source(
+            user=request.user, since=data.get("since"), until=data.get("until")
+        )
+        return Response({"results": rows})

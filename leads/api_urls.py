@@ -1,0 +1,28 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from leads import api
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("leads", api.LeadViewSet, basename="lead")
+router.register(
+    "disqualification-reasons",
+    api.DisqualificationReasonViewSet,
+    basename="disqualification-reason",
+)
+
+urlpatterns = [
+    path("settings/leads/", api.LeadSettingsView.as_view(), name="api-lead-settings"),
+    path(
+        "reports/disqualification/",
+        api.DisqualificationReportView.as_view(),
+        name="api-report-disqualification",
+    ),
+    path(
+        "reports/qualification-by-source/",
+        api.QualificationBySourceView.as_view(),
+        name="api-report-qualification-by-source",
+    ),
+    path("", include(router.urls)),
+]
