@@ -1,5 +1,8 @@
+import datetime as dt
+
 import django_filters as df
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.filters import SearchFilterSet
@@ -17,12 +20,8 @@ class LeadFilter(SearchFilterSet):
         field_name="disqualification_reason_id", label=_("Disqualification reason")
     )
     frozen = df.BooleanFilter(method="filter_frozen", label=_("Frozen"))
-    created_after = df.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label=_("Created on or after")
-    )
-    created_before = df.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label=_("Created on or before")
-    )
+    created_after = df.DateFilter(method="filter_created", label=_("Created on or after"))
+    created_before = df.DateFilter(method="filter_created", label=_("Created on or before"))
     sort = df.OrderingFilter(
         fields=(
             ("last_name", "name"),
@@ -46,6 +45,14 @@ class LeadFilter(SearchFilterSet):
             "created_after",
             "created_before",
         ]
+
+    def filter_created(self, queryset, name, value):
+        """A local-day boundary as a datetime range, so the created_at index is used."""
+        tz = timezone.get_current_timezone()
+        if name == "created_after":
+            return queryset.filter(created_at__gte=dt.datetime.combine(value, dt.time.min, tz))
+        end = dt.datetime.combine(value + dt.timedelta(days=1), dt.time.min, tz)
+        return queryset.filter(created_at__lt=end)
 
     def filter_frozen(self, queryset, name, value):
         frozen = Q(status=LeadStatus.UNQUALIFIED, revisit_on__isnull=False)
