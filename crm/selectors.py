@@ -62,3 +62,50 @@ def team_list(*, user: User) -> QuerySet[Team]:
 def owner_choices() -> QuerySet[User]:
     """Users a record may be assigned to."""
     return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+
+
+def task_agenda(*, user: User, days: int = 7) -> QuerySet[Task]:
+    """The user's own open tasks due up to ``days`` days from today (overdue ones included)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    until = timezone.localdate() + dt.timedelta(days=days)
+    return (
+        access.visible_tasks(user)
+        .filter(owner_id=user.pk, done=False, due_on__lte=until)
+        .select_related("contact", "lead", "opportunity")
+        .order_by("due_on", "id")
+    )
+
+
+def team_roster(*, user: User) -> QuerySet[Team]:
+    """Teams with their members' names (for the settings pages)."""
+    return access.visible_teams(user).prefetch_related(
+        Prefetch("members", queryset=User.objects.order_by("first_name", "last_name", "username"))
+    )
+
+
+def record_names(*, user: User, model: type, ids) -> dict[int, str]:
+    """``{id: name}`` of the ``model`` records among ``ids`` that ``user`` may see (archived too).
+
+    Used to describe events that mention other records by id; ids out of reach are left out.
+    """
+    from leads.models import Lead
+    from opportunities.models import Opportunity
+
+    ids = {i for i in ids if isinstance(i, int)}
+    if not ids:
+        return {}
+    visible = {
+        Account: access.visible_accounts,
+        Contact: access.visible_contacts,
+        Task: access.visible_tasks,
+        Lead: access.visible_leads,
+        Opportunity: access.visible_opportunities,
+    }
+    if model is User:
+        qs = access.visible_users(user)
+    else:
+        qs = visible[model](user, include_archived=True)
+    return {obj.pk: str(obj) for obj in qs.filter(pk__in=ids)}

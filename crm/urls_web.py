@@ -6,5 +6,48 @@ from crm import views
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("", views.home, name="home"),
+    # accounts
+    path("accounts/", views.account_list, name="account-list"),
+    path("accounts/new/", views.account_create, name="account-create"),
+    path("accounts/<int:pk>/", views.account_detail, name="account-detail"),
+    path("accounts/<int:pk>/edit/", views.account_edit, name="account-edit"),
+    path("accounts/<int:pk>/archive/", views.account_archive, name="account-archive"),
+    # contacts
+    path("contacts/", views.contact_list, name="contact-list"),
+    path("contacts/new/", views.contact_create, name="contact-create"),
+    path("contacts/<int:pk>/", views.contact_detail, name="contact-detail"),
+    path("contacts/<int:pk>/edit/", views.contact_edit, name="contact-edit"),
+    path("contacts/<int:pk>/archive/", views.contact_archive, name="contact-archive"),
+    # tasks
+    path("tasks/", views.task_list, name="task-list"),
+    path("tasks/new/", views.task_create, name="task-create"),
+    path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
+    path("tasks/<int:pk>/edit/", views.task_edit, name="task-edit"),
+    path("tasks/<int:pk>/archive/", views.task_archive, name="task-archive"),
+    path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
+    path("tasks/<int:pk>/reopen/", views.task_reopen, name="task-reopen"),
+    # read-only for now
+    path("leads/", views.lead_list, name="lead-list"),
+    path("opportunities/", views.opportunity_list, name="opportunity-list"),
+    path("reports/", views.report_list, name="report-list"),
+    # settings (admins only)
+    path("settings/", views.settings_index, name="settings"),
+    path("settings/users/", views.settings_users, name="settings-users"),
+    path("settings/users/new/", views.settings_user_create, name="settings-user-create"),
+    path("settings/users/<int:pk>/edit/", views.settings_user_edit, name="settings-user-edit"),
+    path(
+        "settings/users/<int:pk>/deactivate/",
+        views.settings_user_deactivate,
+        name="settings-user-deactivate",
+    ),
+    path("settings/teams/", views.settings_teams, name="settings-teams"),
+    path("settings/teams/new/", views.settings_team_create, name="settings-team-create"),
+    path("settings/teams/<int:pk>/edit/", views.settings_team_edit, name="settings-team-edit"),
 ]
