@@ -3,13 +3,15 @@ from rest_framework.routers import DefaultRouter
 
 from crm import api
 
+# Route names carry the project's "api-" prefix ("api-account-list", "api-task-complete"), so they
+# never collide with the HTML pages' names ("account-list", "task-complete").
 router = DefaultRouter()
-router.register("users", api.UserViewSet, basename="user")
-router.register("teams", api.TeamViewSet, basename="team")
-router.register("accounts", api.AccountViewSet, basename="account")
-router.register("contacts", api.ContactViewSet, basename="contact")
-router.register("tasks", api.TaskViewSet, basename="task")
-router.register("events", api.EventViewSet, basename="event")
+router.register("users", api.UserViewSet, basename="api-user")
+router.register("teams", api.TeamViewSet, basename="api-team")
+router.register("accounts", api.AccountViewSet, basename="api-account")
+router.register("contacts", api.ContactViewSet, basename="api-contact")
+router.register("tasks", api.TaskViewSet, basename="api-task")
+router.register("events", api.EventViewSet, basename="api-event")
 
 urlpatterns = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
