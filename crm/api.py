@@ -16,6 +16,11 @@ from crm.models import Account, Contact, Event, Role, Task, Team, User
 # --- permissions and fields ----------------------------------------------------------------------
 
 
+def _id_field() -> serializers.IntegerField:
+    """Ids are integers: ``2.5``, ``1e400`` or ``true`` are "not a valid integer", never coerced."""
+    return serializers.IntegerField()
+
+
 class AdminWritesOnly(permissions.BasePermission):
     """Everyone signed in may read; only admins may write (reps get 403)."""
 
@@ -34,6 +39,7 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
         self.visible = visible
         kwargs.setdefault("allow_null", True)
         kwargs.setdefault("required", False)
+        kwargs.setdefault("pk_field", _id_field())
         super().__init__(**kwargs)
 
     def get_queryset(self):
@@ -55,6 +61,7 @@ class OwnerField(serializers.PrimaryKeyRelatedField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
+        kwargs.setdefault("pk_field", _id_field())
         super().__init__(**kwargs)
 
     def get_queryset(self):
@@ -126,7 +133,9 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class UserCreateSerializer(serializers.ModelSerializer):
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, style={"input_type": "password"}
+    )
     role = serializers.ChoiceField(choices=Role.choices, default=Role.REP)
 
     class Meta:
@@ -149,6 +158,7 @@ class UserViewSet(ServiceViewSet):
     def get_serializer_class(self):
         return UserCreateSerializer if self.action == "create" else UserSerializer
 
+    @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -163,7 +173,7 @@ class UserViewSet(ServiceViewSet):
 
 class TeamSerializer(serializers.ModelSerializer):
     members = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=User.objects.all(), required=False
+        many=True, queryset=User.objects.all(), required=False, pk_field=_id_field()
     )
 
     class Meta:
@@ -172,6 +182,9 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class TeamViewSet(ServiceViewSet):
+    """Teams are kept for history (events refer to them): no DELETE, remove members instead."""
+
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
     permission_classes = [permissions.IsAuthenticated, AdminWritesOnly]
     serializer_class = TeamSerializer
     create_service = services.team_create
@@ -180,12 +193,6 @@ class TeamViewSet(ServiceViewSet):
 
     def get_queryset(self):
         return selectors.team_list(user=self.request.user)
-
-    def destroy(self, request, *args, **kwargs):
-        return Response(
-            {"detail": _("Teams are kept for history; remove their members instead.")},
-            status=status.HTTP_405_METHOD_NOT_ALLOWED,
-        )
 
 
 # --- accounts ------------------------------------------------------------------------------------
@@ -226,6 +233,18 @@ class AccountViewSet(ServiceViewSet):
 
 class TagNamesField(serializers.ListField):
     child = serializers.CharField(max_length=50)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # Errors of single items come keyed by index; the API promises {"tags": [messages]}.
+            if isinstance(exc.detail, dict):
+                messages = []
+                for item_errors in exc.detail.values():
+                    messages += [m for m in item_errors if m not in messages]
+                raise serializers.ValidationError(messages) from exc
+            raise
 
     def to_representation(self, data):
         return [t.name for t in data.all()]
