@@ -2,10 +2,17 @@
 an id the user may not see simply matches nothing (no existence leak)."""
 
 import django_filters as df
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Account, CompanySize, Contact, Event, Role, Task, TaskKind, User
+
+
+class IdFilter(df.NumberFilter):
+    """A record id: a whole number (``2.5`` or ``1e400`` is a 400, not a silently rounded id)."""
+
+    field_class = forms.IntegerField
 
 
 class SearchFilterSet(df.FilterSet):
@@ -24,7 +31,7 @@ class SearchFilterSet(df.FilterSet):
 
 class AccountFilter(SearchFilterSet):
     search_fields = ("name", "industry", "country")
-    owner = df.NumberFilter(field_name="owner_id", label=_("Owner"))
+    owner = IdFilter(field_name="owner_id", label=_("Owner"))
     industry = df.CharFilter(lookup_expr="iexact", label=_("Industry"))
     country = df.CharFilter(lookup_expr="iexact", label=_("Country"))
     company_size = df.ChoiceFilter(choices=CompanySize.choices, label=_("Company size"))
@@ -40,8 +47,8 @@ class AccountFilter(SearchFilterSet):
 
 class ContactFilter(SearchFilterSet):
     search_fields = ("first_name", "last_name", "email", "phone", "account__name")
-    owner = df.NumberFilter(field_name="owner_id", label=_("Owner"))
-    account = df.NumberFilter(field_name="account_id", label=_("Account"))
+    owner = IdFilter(field_name="owner_id", label=_("Owner"))
+    account = IdFilter(field_name="account_id", label=_("Account"))
     tag = df.CharFilter(
         field_name="tags__name", lookup_expr="iexact", label=_("Tag"), distinct=True
     )
@@ -57,14 +64,14 @@ class ContactFilter(SearchFilterSet):
 
 class TaskFilter(SearchFilterSet):
     search_fields = ("title",)
-    owner = df.NumberFilter(field_name="owner_id", label=_("Owner"))
+    owner = IdFilter(field_name="owner_id", label=_("Owner"))
     done = df.BooleanFilter(label=_("Done"))
     kind = df.ChoiceFilter(choices=TaskKind.choices, label=_("Kind"))
     due_before = df.DateFilter(field_name="due_on", lookup_expr="lte", label=_("Due on or before"))
     due_after = df.DateFilter(field_name="due_on", lookup_expr="gte", label=_("Due on or after"))
-    lead = df.NumberFilter(field_name="lead_id", label=_("Lead"))
-    contact = df.NumberFilter(field_name="contact_id", label=_("Contact"))
-    opportunity = df.NumberFilter(field_name="opportunity_id", label=_("Opportunity"))
+    lead = IdFilter(field_name="lead_id", label=_("Lead"))
+    contact = IdFilter(field_name="contact_id", label=_("Contact"))
+    opportunity = IdFilter(field_name="opportunity_id", label=_("Opportunity"))
     sort = df.OrderingFilter(
         fields=(("due_on", "due"), ("title", "title"), ("created_at", "created")),
         label=_("Sort"),
@@ -78,11 +85,11 @@ class TaskFilter(SearchFilterSet):
 class EventFilter(df.FilterSet):
     """``contact``/``lead``/``opportunity`` include the events of the record's tasks."""
 
-    lead = df.NumberFilter(method="filter_subject", label=_("Lead"))
-    contact = df.NumberFilter(method="filter_subject", label=_("Contact"))
-    opportunity = df.NumberFilter(method="filter_subject", label=_("Opportunity"))
-    account = df.NumberFilter(field_name="account_id", label=_("Account"))
-    task = df.NumberFilter(field_name="task_id", label=_("Task"))
+    lead = IdFilter(method="filter_subject", label=_("Lead"))
+    contact = IdFilter(method="filter_subject", label=_("Contact"))
+    opportunity = IdFilter(method="filter_subject", label=_("Opportunity"))
+    account = IdFilter(field_name="account_id", label=_("Account"))
+    task = IdFilter(field_name="task_id", label=_("Task"))
     kind = df.CharFilter(label=_("Kind"))
 
     class Meta:
