@@ -7,6 +7,8 @@ translated, field-keyed messages) and record one append-only ``Event`` per state
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from decimal import Decimal
 from typing import Any
 
@@ -393,6 +395,18 @@ def user_create(
     return user
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _validate_time_zone(name: str) -> None:
+    if name not in _time_zones():
+        raise ValidationError(
+            {"time_zone": [_("Choose a valid time zone, such as Europe/Madrid.")]}
+        )
+
+
 USER_FIELDS = ("first_name", "last_name", "email", "role", "is_active", "time_zone")
 
 
@@ -406,6 +420,8 @@ def user_update(*, actor: User, user: User, **fields) -> User:
         fields.get("is_active") is False or fields.get("role", Role.ADMIN) != Role.ADMIN
     ):
         raise ValidationError(_("You cannot deactivate yourself or remove your own admin role."))
+    if fields.get("time_zone"):
+        _validate_time_zone(fields["time_zone"])
     changes = _apply(user, fields)
     if changes:
         _clean(user, exclude=["password"])
@@ -424,12 +440,30 @@ def user_deactivate(*, actor: User, user: User) -> User:
     return user_update(actor=actor, user=user, is_active=False)
 
 
+def _validate_team_name(name: str, team: Team | None = None) -> None:
+    """Team names are unique regardless of case; the error belongs to the ``name`` field."""
+    others = Team.objects.filter(name__iexact=name)
+    if team is not None and team.pk:
+        others = others.exclude(pk=team.pk)
+    if others.exists():
+        raise ValidationError({"name": [_("A team with this name already exists.")]})
+
+
+def _save_team(team: Team) -> None:
+    _validate_team_name(team.name, team)
+    _clean(team)
+    try:
+        with transaction.atomic():
+            team.save()
+    except IntegrityError as exc:  # the same name saved concurrently
+        raise ValidationError({"name": [_("A team with this name already exists.")]}) from exc
+
+
 @transaction.atomic
 def team_create(*, actor: User, name: str, members: list[User] | None = None) -> Team:
     _require_admin(actor)
     team = Team(name=name.strip())
-    _clean(team)
-    team.save()
+    _save_team(team)
     team.members.set(members or [])
     event_record(
         actor=actor,
@@ -449,8 +483,7 @@ def team_update(
     if name is not None and name.strip() != team.name:
         data["name"] = [team.name, name.strip()]
         team.name = name.strip()
-        _clean(team)
-        team.save()
+        _save_team(team)
     if members is not None:
         before = sorted(team.members.values_list("pk", flat=True))
         after = sorted({u.pk for u in members})
