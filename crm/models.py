@@ -237,6 +237,19 @@ class AppendOnlyError(Exception):
     pass
 
 
+class EventQuerySet(models.QuerySet):
+    """Bulk writes would bypass ``Event.save``/``delete``: they are refused as well."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("Events are append-only")
+
+    def delete(self):
+        raise AppendOnlyError("Events are append-only")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("Events are append-only")
+
+
 class Event(models.Model):
     """Append-only audit trail: one row per state change. Never updated, never deleted."""
 
@@ -276,6 +289,8 @@ class Event(models.Model):
         Team, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     data = models.JSONField(default=dict, blank=True)
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
