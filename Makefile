@@ -79,8 +79,8 @@ test: $(DEV_STAMP) services chromium compilemessages
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 services:
-	@$(PG_UP) || { echo "make: starting PostgreSQL"; $(PG_START); }
-	@$(REDIS_UP) || { echo "make: starting Redis"; $(REDIS_START); }
+	@$(PG_UP) || { echo "make: starting PostgreSQL"; $(PG_START) || true; }
+	@$(REDIS_UP) || { echo "make: starting Redis"; $(REDIS_START) || true; }
 	@i=0; until $(PG_UP) && $(REDIS_UP); do \
 		i=$$((i + 1)); \
 		if [ $$i -ge 30 ]; then echo "make: PostgreSQL or Redis does not answer" >&2; exit 1; fi; \
