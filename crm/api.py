@@ -32,7 +32,27 @@ class AdminWritesOnly(permissions.BasePermission):
         return access.is_admin(request.user)
 
 
-class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
+class KeepCurrentMixin:
+    """On update, the id the record already links to is accepted as is, even when it could not be
+    picked anew (an account handed to someone else, an owner since deactivated): a client that
+    PUTs back what it GOT must not fail on links it did not touch."""
+
+    def to_internal_value(self, data):
+        instance = getattr(self.parent, "instance", None)
+        if instance is not None and data is not None and not isinstance(data, bool):
+            current_id = getattr(instance, f"{self.source}_id", None)
+            try:
+                same = (
+                    current_id is not None and self.pk_field.to_internal_value(data) == current_id
+                )
+            except serializers.ValidationError:
+                same = False
+            if same:
+                return getattr(instance, self.source)
+        return super().to_internal_value(data)
+
+
+class VisibleRelatedField(KeepCurrentMixin, serializers.PrimaryKeyRelatedField):
     """A link by id to a record the requesting user may see; any other id is 'does not exist'."""
 
     def __init__(self, visible, **kwargs):
@@ -54,7 +74,7 @@ def _visible_opportunity(user):
     return access.visible_opportunities(user)
 
 
-class OwnerField(serializers.PrimaryKeyRelatedField):
+class OwnerField(KeepCurrentMixin, serializers.PrimaryKeyRelatedField):
     default_error_messages = {
         "does_not_exist": _("Choose an active user as the owner."),
     }

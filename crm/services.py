@@ -57,6 +57,12 @@ def _clean(instance: models.Model, exclude: list[str] | None = None) -> None:
     instance.full_clean(exclude=exclude)
 
 
+def _validate_new_owner(instance: models.Model, fields: dict) -> None:
+    """An owner being set must be active; an unchanged owner is kept even if since deactivated."""
+    if "owner" in fields and fields["owner"] != getattr(instance, "owner", None):
+        _validate_owner(fields["owner"])
+
+
 def _validate_owner(owner: User | None, field: str = "owner") -> None:
     if owner is None or not owner.is_active:
         raise ValidationError({field: [_("Choose an active user as the owner.")]})
@@ -116,8 +122,7 @@ def account_update(*, actor: User, account: Account, **fields) -> Account:
     unknown = set(fields) - set(ACCOUNT_FIELDS)
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
-    if "owner" in fields:
-        _validate_owner(fields["owner"])
+    _validate_new_owner(account, fields)
     if "name" in fields:
         fields["name"] = fields["name"].strip()
     changes = _apply(account, fields)
@@ -213,8 +218,7 @@ def contact_update(
     unknown = set(fields) - set(CONTACT_FIELDS)
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
-    if "owner" in fields:
-        _validate_owner(fields["owner"])
+    _validate_new_owner(contact, fields)
     if "account" in fields and fields["account"] != contact.account:
         _validate_visible(actor, fields["account"], "account")
     for f in ("first_name", "last_name", "email", "phone"):
@@ -297,8 +301,7 @@ def task_update(*, actor: User, task: Task, **fields) -> Task:
     unknown = set(fields) - set(TASK_FIELDS)
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
-    if "owner" in fields:
-        _validate_owner(fields["owner"])
+    _validate_new_owner(task, fields)
     _validate_task_links(actor, fields, task)
     if "title" in fields:
         fields["title"] = fields["title"].strip()
