@@ -129,12 +129,13 @@ def _filterset(request: HttpRequest, filterset_class, queryset: QuerySet):
 
     fs = filterset_class(request.GET or None, queryset=queryset, request=request)
     fields = fs.form.fields
-    fields["q"].widget.attrs.update({"type": "search", "placeholder": _("Search")})
+    fields["q"].widget.input_type = "search"
     if "owner" in fields:
         _user_select(fields["owner"], selectors.owner_choices(), _("Anyone"))
     for name in ("company_size", "kind", "role"):
         if name in fields:
             fields[name].empty_label = _("Any")
+            fields[name].choices = list(fields[name].choices)  # refresh the widget's copy
     if "done" in fields:
         fields["done"].widget = djforms.Select(
             choices=[("", _("Any")), ("false", _("Open")), ("true", _("Done"))]
@@ -676,7 +677,7 @@ def _task_toggle(request, pk, *, done: bool) -> HttpResponse:
             "crm/tasks/_agenda_item.html",
             {"task": task, "today": timezone.localdate(), "swapped": True},
         )
-        return announce(response, f"{_('Saved')}. {message}")
+        return announce(response, _("Saved. %(what)s") % {"what": message})
     messages.success(request, message)
     return redirect(_safe_next(request, reverse("task-detail", args=[task.pk])))
 
