@@ -154,12 +154,11 @@ def _filterset(request: HttpRequest, filterset_class, queryset: QuerySet):
                 fields[name].widget = djforms.HiddenInput()
             else:
                 del fields[name]
-    fields.pop("sort", None)
     return fs
 
 
 def _filters_active(request: HttpRequest, fs) -> bool:
-    return any(request.GET.get(name) for name in fs.form.fields if name != "q")
+    return any(request.GET.get(name) for name in fs.form.fields if name not in ("q", "sort"))
 
 
 def _list_page(

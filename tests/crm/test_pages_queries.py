@@ -1,0 +1,117 @@
+"""List pages run a fixed number of queries: 5 rows or 30 rows (a full page of 25) cost the same."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from crm import services
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    LeadFactory,
+    OpportunityFactory,
+    TagFactory,
+    TaskFactory,
+    TeamFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _make(kind, n, rep):
+    today = timezone.localdate()
+    for i in range(n):
+        if kind == "account":
+            AccountFactory(owner=rep)
+        elif kind == "contact":
+            ContactFactory(
+                owner=rep,
+                account=AccountFactory(owner=rep),
+                tags=[TagFactory(), TagFactory()],
+            )
+        elif kind == "task":
+            contact = ContactFactory(owner=rep)
+            TaskFactory(
+                owner=rep,
+                contact=contact,
+                lead=LeadFactory(owner=rep),
+                opportunity=OpportunityFactory(contact=contact, owner=rep),
+                due_on=today + dt.timedelta(days=i % 9 - 2),
+            )
+        elif kind == "lead":
+            LeadFactory(owner=rep)
+        elif kind == "opportunity":
+            OpportunityFactory(contact=ContactFactory(owner=rep), owner=rep)
+        elif kind == "user":
+            UserFactory()
+        elif kind == "team":
+            TeamFactory().members.set([UserFactory(), rep])
+
+
+def _count(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize(
+    ("kind", "url_name", "params"),
+    [
+        ("account", "account-list", {}),
+        ("account", "account-list", {"q": "a", "sort": "-created"}),
+        ("contact", "contact-list", {}),
+        ("contact", "contact-list", {"sort": "email"}),
+        ("task", "task-list", {}),
+        ("task", "task-list", {"done": "false", "sort": "-due"}),
+        ("task", "home", {}),
+        ("lead", "lead-list", {}),
+        ("opportunity", "opportunity-list", {}),
+        ("user", "settings-users", {}),
+        ("team", "settings-teams", {}),
+    ],
+)
+def test_list_query_count_does_not_grow(client, admin, kind, url_name, params):
+    client.force_login(admin)
+    url = reverse(url_name)
+    if params:
+        url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
+    _make(kind, 5, admin)
+    few = _count(client, url)
+    _make(kind, 25, admin)
+    many = _count(client, url)
+    assert few == many
+
+
+def test_timeline_query_count_does_not_grow(rep_client, rep, other_rep):
+    contact = ContactFactory(owner=rep)
+    account = AccountFactory(owner=rep)
+    url = reverse("contact-detail", args=[contact.pk])
+
+    def churn(n):
+        for i in range(n):
+            services.contact_update(
+                actor=rep, contact=contact, phone=str(i), account=account if i % 2 else None
+            )
+            services.contact_update(actor=rep, contact=contact, owner=other_rep)
+            services.contact_update(actor=other_rep, contact=contact, owner=rep)
+            task = services.task_create(
+                actor=rep, title=f"T{i}", due_on=timezone.localdate(), contact=contact
+            )
+            services.task_complete(actor=rep, task=task)
+
+    churn(2)
+    few = _count(rep_client, url)
+    churn(10)
+    many = _count(rep_client, url)
+    assert few == many
