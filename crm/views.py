@@ -137,6 +137,7 @@ def _filterset(request: HttpRequest, filterset_class, queryset: QuerySet):
             fields[name].empty_label = _("Any")
             fields[name].choices = list(fields[name].choices)  # refresh the widget's copy
     if "done" in fields:
+        fields["done"].label = _("Status")
         fields["done"].widget = djforms.Select(
             choices=[("", _("Any")), ("false", _("Open")), ("true", _("Done"))]
         )

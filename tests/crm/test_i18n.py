@@ -37,6 +37,7 @@ def parse_po(path: Path) -> list[dict]:
             fields = entry.pop("fields")
             entry["msgid"] = fields["msgid"]
             entry["msgstr"] = [v for k, v in fields.items() if k.startswith("msgstr")]
+            entry["plural"] = "msgid_plural" in fields
             entries.append(entry)
     return entries
 
@@ -51,6 +52,10 @@ def test_spanish_catalog_is_complete():
     fuzzy = [e["msgid"] for e in entries if "fuzzy" in e["flags"]]
     assert untranslated == []
     assert fuzzy == []
+    # Plural entries need every form Spanish has (nplurals), or some counts fall back to English.
+    nplurals = int(header["msgstr"][0].split("nplurals=")[1].split(";")[0])
+    short = [e["msgid"] for e in messages if e["plural"] and len(e["msgstr"]) != nplurals]
+    assert short == []
 
 
 def test_compiled_catalog_is_there():

@@ -423,6 +423,7 @@ def test_task_complete_with_htmx_returns_the_row_and_announces(rep_client, rep):
     assert "Reopen" in html and "autofocus" in html
     assert "<html" not in html
     assert "Saved" in response["HX-Trigger"]
+    assert 'id="nav-task-counts" class="nav-counts" hx-swap-oob="true"></span>' in html
     task.refresh_from_db()
     assert task.done
 
