@@ -487,3 +487,33 @@ def test_lead_and_opportunity_lists_are_honest(rep_client, rep):
     assert "read-only for now" in html
     html = rep_client.get(reverse("report-list")).content.decode()
     assert "There are no reports yet." in html
+
+
+@pytest.mark.parametrize("name", ["account-list", "contact-list", "task-list", "lead-list"])
+def test_garbage_in_the_url_never_breaks_a_list(rep_client, name):
+    garbage = {
+        "q": "a\x00b",
+        "owner": "1e400",
+        "account": "x",
+        "tag": "\x00",
+        "done": "maybe",
+        "kind": "party",
+        "due_before": "yesterday",
+        "lead": "-1",
+        "sort": "password",
+        "page": "999999",
+        "company_size": "\x00",
+    }
+    response = rep_client.get(reverse(name), garbage)
+    assert response.status_code == 200
+
+
+def test_garbage_in_a_form_is_a_field_error(rep_client, rep):
+    before = _snapshot()
+    response = rep_client.post(
+        reverse("contact-create"),
+        {"last_name": "Nul\x00l", "owner": "abc", "account": "1e400", "tags": "a\x00"},
+    )
+    assert response.status_code == 200
+    assert {"last_name", "owner", "account"} <= set(response.context["form"].errors)
+    assert _snapshot() == before
