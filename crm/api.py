@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from crm import access, selectors, services
+from crm.api_parsers import PARSER_CLASSES
 from crm.filters import AccountFilter, ContactFilter, EventFilter, TaskFilter, UserFilter
 from crm.models import Account, Contact, Event, Role, Task, Team, User
 
@@ -95,6 +96,7 @@ class ServiceViewSet(viewsets.ModelViewSet):
     """CRUD where create/update/destroy go through services; destroy archives (204)."""
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    parser_classes = PARSER_CLASSES
     create_service = None
     update_service = None
     archive_service = None
@@ -127,6 +129,7 @@ class TokenView(ObtainAuthToken):
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+    parser_classes = PARSER_CLASSES
 
     @extend_schema(responses=TokenResponseSerializer)
     def post(self, request, *args, **kwargs):
