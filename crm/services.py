@@ -472,7 +472,7 @@ def team_create(*, actor: User, name: str, members: list[User] | None = None) ->
         actor=actor,
         kind=EventKind.TEAM_CHANGED,
         team=team,
-        data={"name": team.name, "members": sorted(u.pk for u in members or [])},
+        data={"name": team.name, "members": sorted({u.pk for u in members or []})},
     )
     return team
 
