@@ -9,357 +9,34 @@ on the visible queryset); a settings page requested by a rep is a 403.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable, Iterable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db import models
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.formats import date_format
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm import access, forms, selectors, services
 from crm.filters import AccountFilter, ContactFilter, TaskFilter, UserFilter
-from crm.models import Account, Contact, Event, EventKind, Task, User
-
-PAGE_SIZE = 25
-TIMELINE_LIMIT = 50
-
-
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def admin_required(view: Callable) -> Callable:
-    """Signed-in admins only; anyone else signed in gets 403 (enforced here, not in templates)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not access.is_admin(request.user):
-            raise PermissionDenied(_("Only administrators can do this."))
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def announce(response: HttpResponse, message: str) -> HttpResponse:
-    """Have app.js read ``message`` out in the page's aria-live region (htmx responses)."""
-    response["HX-Trigger"] = json.dumps({"crm:announce": str(message)})
-    return response
-
-
-def _safe_next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
-
-
-def _run_service(form: forms.ServiceForm, call: Callable[[], Any]) -> Any | None:
-    """Call the service when the form is valid; its ValidationError lands on the form's fields."""
-    if not form.is_valid():
-        return None
-    try:
-        return call()
-    except ValidationError as exc:
-        form.add_service_errors(exc)
-        return None
-
-
-def _sort_columns(
-    request: HttpRequest, columns: Iterable[tuple[str, str | None]], default: str | None = None
-) -> list[dict]:
-    """Table headers; sortable ones link to the same URL with ``sort`` toggled and no ``page``."""
-    current = request.GET.get("sort") or default or ""
-    out = []
-    for label, key in columns:
-        col: dict[str, Any] = {"label": label, "key": key, "state": None}
-        if key:
-            params = request.GET.copy()
-            params.pop("page", None)
-            if current == key:
-                col["state"], params["sort"] = "ascending", f"-{key}"
-            elif current == f"-{key}":
-                col["state"], params["sort"] = "descending", key
-            else:
-                params["sort"] = key
-            col["url"] = f"?{params.urlencode()}"
-        out.append(col)
-    return out
-
-
-def _paginate(request: HttpRequest, queryset: QuerySet):
-    if queryset.query.order_by:  # a stable order: pages never repeat or skip rows
-        queryset = queryset.order_by(*queryset.query.order_by, "pk")
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _user_select(field, users: Iterable[User], empty_label: str) -> None:
-    from django import forms as djforms
-
-    field.widget = djforms.Select(
-        choices=[("", empty_label)] + [(str(u.pk), str(u)) for u in users]
-    )
-
-
-def _filterset(request: HttpRequest, filterset_class, queryset: QuerySet):
-    """The FilterSet bound to the URL, with friendly widgets on its form."""
-    from django import forms as djforms
-
-    fs = filterset_class(request.GET or None, queryset=queryset, request=request)
-    fields = fs.form.fields
-    fields["q"].widget.input_type = "search"
-    if "owner" in fields:
-        _user_select(fields["owner"], selectors.owner_choices(), _("Anyone"))
-    for name in ("company_size", "kind", "role"):
-        if name in fields:
-            fields[name].empty_label = _("Any")
-            fields[name].choices = list(fields[name].choices)  # refresh the widget's copy
-    if "done" in fields:
-        fields["done"].label = _("Status")
-        fields["done"].widget = djforms.Select(
-            choices=[("", _("Any")), ("false", _("Open")), ("true", _("Done"))]
-        )
-    if "is_active" in fields:
-        fields["is_active"].widget = djforms.Select(
-            choices=[("", _("Any")), ("true", _("Active")), ("false", _("Inactive"))]
-        )
-    for name in ("due_before", "due_after"):
-        if name in fields:
-            fields[name].widget = forms.DateInput()
-    # Links by id (a task's lead, contact or opportunity) stay in the URL but not on screen.
-    for name in ("lead", "contact", "opportunity"):
-        if name in fields and filterset_class is TaskFilter:
-            if request.GET.get(name):
-                fields[name].widget = djforms.HiddenInput()
-            else:
-                del fields[name]
-    return fs
-
-
-def _filters_active(request: HttpRequest, fs) -> bool:
-    return any(request.GET.get(name) for name in fs.form.fields if name not in ("q", "sort"))
-
-
-def _list_page(
-    request: HttpRequest,
-    *,
-    template: str,
-    filterset,
-    columns: Iterable[tuple[str, str | None]],
-    default_sort: str | None = None,
-    **extra,
-) -> HttpResponse:
-    context = {
-        "filter": filterset,
-        "filters_active": _filters_active(request, filterset),
-        "page_obj": _paginate(request, filterset.qs),
-        "columns": _sort_columns(request, columns, default_sort),
-        **extra,
-    }
-    return render(request, template, context)
-
-
-# --- timeline ------------------------------------------------------------------------------------
-
-_CREATED = {
-    "account": gettext_lazy("%(actor)s created the account “%(name)s”."),
-    "contact": gettext_lazy("%(actor)s created the contact “%(name)s”."),
-    "task": gettext_lazy("%(actor)s created the task “%(name)s”."),
-    "lead": gettext_lazy("%(actor)s created the lead “%(name)s”."),
-    "opportunity": gettext_lazy("%(actor)s created the opportunity “%(name)s”."),
-}
-_UPDATED = {
-    "account": gettext_lazy("%(actor)s edited the account."),
-    "contact": gettext_lazy("%(actor)s edited the contact."),
-    "task": gettext_lazy("%(actor)s edited the task “%(name)s”."),
-    "lead": gettext_lazy("%(actor)s edited the lead."),
-    "opportunity": gettext_lazy("%(actor)s edited the opportunity."),
-}
-_OWNER_CHANGED = {
-    "account": gettext_lazy("%(actor)s changed the owner of the account from %(old)s to %(new)s."),
-    "contact": gettext_lazy("%(actor)s changed the owner of the contact from %(old)s to %(new)s."),
-    "task": gettext_lazy(
-        "%(actor)s changed the owner of the task “%(name)s” from %(old)s to %(new)s."
-    ),
-    "lead": gettext_lazy("%(actor)s changed the owner of the lead from %(old)s to %(new)s."),
-    "opportunity": gettext_lazy(
-        "%(actor)s changed the owner of the opportunity from %(old)s to %(new)s."
-    ),
-}
-_ARCHIVED = {
-    "account": gettext_lazy("%(actor)s archived the account."),
-    "contact": gettext_lazy("%(actor)s archived the contact."),
-    "task": gettext_lazy("%(actor)s archived the task “%(name)s”."),
-    "lead": gettext_lazy("%(actor)s archived the lead."),
-    "opportunity": gettext_lazy("%(actor)s archived the opportunity."),
-}
-_TASK_DONE = gettext_lazy("%(actor)s marked the task “%(name)s” as done.")
-_TASK_REOPENED = gettext_lazy("%(actor)s reopened the task “%(name)s”.")
-_OTHER = gettext_lazy("%(actor)s: %(what)s.")
-
-
-def _subject_models() -> dict[str, type[models.Model]]:
-    from leads.models import Lead
-    from opportunities.models import Opportunity
-
-    return {
-        "task": Task,
-        "account": Account,
-        "contact": Contact,
-        "lead": Lead,
-        "opportunity": Opportunity,
-    }
-
-
-def _event_subject(event: Event) -> str | None:
-    for name in ("task", "account", "contact", "lead", "opportunity"):
-        if getattr(event, f"{name}_id"):
-            return name
-    return None
-
-
-def _field(model, name):
-    try:
-        return model._meta.get_field(name)
-    except Exception:
-        return None
-
-
-def _format_value(field, value, names: dict) -> str:
-    if value in (None, "", []):
-        return _("(empty)")
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if field is None:
-        return str(value)
-    if field.is_relation and field.related_model is not None:
-        found = names.get(field.related_model, {}).get(value)
-        return found if found is not None else _("a record you cannot see")
-    if field.choices:
-        return str(dict(field.flatchoices).get(value, value))
-    if isinstance(field, models.BooleanField):
-        return _("yes") if value else _("no")
-    if isinstance(field, models.DateTimeField) and isinstance(value, str):
-        parsed = parse_datetime(value)
-        if parsed:
-            return date_format(timezone.localtime(parsed), "SHORT_DATETIME_FORMAT")
-    if isinstance(field, models.DateField) and isinstance(value, str):
-        parsed = parse_date(value)
-        if parsed:
-            return date_format(parsed, "SHORT_DATE_FORMAT")
-    return str(value)
-
-
-def describe_events(events: list[Event], *, user: User, subject_name: str = "") -> list[dict]:
-    """Readable sentences for the timeline: who did what, and the details of what changed.
-
-    Records mentioned by id (owners, accounts, contacts...) are looked up in one query per model,
-    and only among those ``user`` may see.
-    """
-    subject_models = _subject_models()
-    wanted: dict[type, set] = {}
-    for event in events:
-        model = subject_models.get(_event_subject(event) or "")
-        if event.kind == EventKind.OWNER_CHANGED:
-            wanted.setdefault(User, set()).update([event.data.get("from"), event.data.get("to")])
-        for name, change in (event.data.get("changes") or {}).items():
-            field = _field(model, name) if model else None
-            if field is not None and field.many_to_one and isinstance(change, list):
-                ids = (v for v in change if isinstance(v, int))
-                wanted.setdefault(field.related_model, set()).update(ids)
-    names = {
-        model: selectors.record_names(user=user, model=model, ids=ids)
-        for model, ids in wanted.items()
-    }
-    described = []
-    for event in events:
-        subject = _event_subject(event) or ""
-        model = subject_models.get(subject)
-        if subject == "task" and event.task is not None:
-            name = event.task.title
-        else:
-            name = event.data.get("name") or subject_name
-        params = {
-            "actor": str(event.actor) if event.actor else _("The system"),
-            "name": name,
-        }
-        details: list[str] = []
-        kind = event.kind
-        if kind == EventKind.CREATED and subject in _CREATED:
-            summary = _CREATED[subject] % params
-            if subject == "task" and event.data.get("due_on"):
-                details.append(
-                    _("Due on %(date)s")
-                    % {"date": _format_value(_field(Task, "due_on"), event.data["due_on"], names)}
-                )
-            if event.data.get("tags"):
-                details.append(_("Tags: %(tags)s") % {"tags": ", ".join(event.data["tags"])})
-        elif kind == EventKind.UPDATED and subject in _UPDATED:
-            summary = _UPDATED[subject] % params
-            for field_name, change in (event.data.get("changes") or {}).items():
-                field = _field(model, field_name)
-                label = capfirst(str(field.verbose_name)) if field is not None else field_name
-                old, new = change if isinstance(change, list) and len(change) == 2 else ("", change)
-                details.append(
-                    _("%(field)s: %(old)s → %(new)s")
-                    % {
-                        "field": label,
-                        "old": _format_value(field, old, names),
-                        "new": _format_value(field, new, names),
-                    }
-                )
-        elif kind == EventKind.OWNER_CHANGED and subject in _OWNER_CHANGED:
-            users = names.get(User, {})
-            params["old"] = users.get(event.data.get("from"), _("someone"))
-            params["new"] = users.get(event.data.get("to"), _("someone"))
-            summary = _OWNER_CHANGED[subject] % params
-        elif kind == EventKind.ARCHIVED and subject in _ARCHIVED:
-            summary = _ARCHIVED[subject] % params
-        elif kind == EventKind.COMPLETED and subject == "task":
-            summary = _TASK_DONE % params
-            if event.data.get("note"):
-                details.append(_("Note: %(note)s") % {"note": event.data["note"]})
-        elif kind == EventKind.REOPENED and subject == "task":
-            summary = _TASK_REOPENED % params
-        else:
-            what = dict(EventKind.choices).get(kind) or kind.replace("_", " ")
-            summary = _OTHER % {"actor": params["actor"], "what": what}
-        described.append({"event": event, "summary": summary, "details": details})
-    return described
-
-
-def _timeline(request: HttpRequest, subject_name: str, **subject) -> dict:
-    events = list(selectors.timeline(user=request.user, **subject)[: TIMELINE_LIMIT + 1])
-    return {
-        "timeline": describe_events(
-            events[:TIMELINE_LIMIT], user=request.user, subject_name=subject_name
-        ),
-        "timeline_truncated": len(events) > TIMELINE_LIMIT,
-        "timeline_limit": TIMELINE_LIMIT,
-    }
-
+from crm.models import Account, Contact, Task, User
+from crm.web import (
+    admin_required,
+    announce,
+    bind_filterset,
+    is_htmx,
+    list_page,
+    paginate,
+    run_service,
+    safe_next,
+    timeline_context,
+)
 
 # --- agenda --------------------------------------------------------------------------------------
 
@@ -397,8 +74,8 @@ def _visible_account(request, pk) -> Account:
 
 @login_required
 def account_list(request):
-    fs = _filterset(request, AccountFilter, selectors.account_list(user=request.user))
-    return _list_page(
+    fs = bind_filterset(request, AccountFilter, selectors.account_list(user=request.user))
+    return list_page(
         request,
         template="crm/accounts/list.html",
         filterset=fs,
@@ -425,7 +102,7 @@ def account_detail(request, pk):
             "account": account,
             "contacts": contacts[:25],
             "contacts_more": len(contacts) > 25,
-            **_timeline(request, account.name, account=account),
+            **timeline_context(request, account.name, account=account),
         },
     )
 
@@ -434,7 +111,7 @@ def account_detail(request, pk):
 def account_create(request):
     form = forms.AccountForm(request.POST or None, user=request.user)
     if request.method == "POST":
-        account = _run_service(
+        account = run_service(
             form, lambda: services.account_create(actor=request.user, **form.cleaned_data)
         )
         if account:
@@ -448,7 +125,7 @@ def account_edit(request, pk):
     account = _visible_account(request, pk)
     form = forms.AccountForm(request.POST or None, user=request.user, instance=account)
     if request.method == "POST":
-        saved = _run_service(
+        saved = run_service(
             form,
             lambda: services.account_update(
                 actor=request.user, account=account, **form.changed_values()
@@ -485,14 +162,14 @@ def _visible_contact(request, pk) -> Contact:
 
 @login_required
 def contact_list(request):
-    fs = _filterset(request, ContactFilter, selectors.contact_list(user=request.user))
+    fs = bind_filterset(request, ContactFilter, selectors.contact_list(user=request.user))
     from django import forms as djforms
 
     accounts = access.visible_accounts(request.user).order_by("name", "id").only("id", "name")
     fs.form.fields["account"].widget = djforms.Select(
         choices=[("", _("Any"))] + [(str(a.pk), a.name) for a in accounts]
     )
-    return _list_page(
+    return list_page(
         request,
         template="crm/contacts/list.html",
         filterset=fs,
@@ -524,7 +201,7 @@ def contact_detail(request, pk):
             "contact": contact,
             "account_visible": account_visible,
             "tasks": tasks,
-            **_timeline(request, contact.name, contact=contact),
+            **timeline_context(request, contact.name, contact=contact),
         },
     )
 
@@ -536,7 +213,7 @@ def contact_create(request):
         initial["account"] = int(request.GET["account"])
     form = forms.ContactForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST":
-        contact = _run_service(
+        contact = run_service(
             form, lambda: services.contact_create(actor=request.user, **form.cleaned_data)
         )
         if contact:
@@ -550,7 +227,7 @@ def contact_edit(request, pk):
     contact = _visible_contact(request, pk)
     form = forms.ContactForm(request.POST or None, user=request.user, instance=contact)
     if request.method == "POST":
-        saved = _run_service(
+        saved = run_service(
             form,
             lambda: services.contact_update(
                 actor=request.user, contact=contact, **form.changed_values()
@@ -587,8 +264,8 @@ def _visible_task(request, pk) -> Task:
 
 @login_required
 def task_list(request):
-    fs = _filterset(request, TaskFilter, selectors.task_list(user=request.user))
-    return _list_page(
+    fs = bind_filterset(request, TaskFilter, selectors.task_list(user=request.user))
+    return list_page(
         request,
         template="crm/tasks/list.html",
         filterset=fs,
@@ -611,7 +288,11 @@ def task_detail(request, pk):
     return render(
         request,
         "crm/tasks/detail.html",
-        {"task": task, "today": timezone.localdate(), **_timeline(request, task.title, task=task)},
+        {
+            "task": task,
+            "today": timezone.localdate(),
+            **timeline_context(request, task.title, task=task),
+        },
     )
 
 
@@ -623,7 +304,7 @@ def task_create(request):
             initial[name] = int(request.GET[name])
     form = forms.TaskForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST":
-        task = _run_service(
+        task = run_service(
             form, lambda: services.task_create(actor=request.user, **form.cleaned_data)
         )
         if task:
@@ -637,7 +318,7 @@ def task_edit(request, pk):
     task = _visible_task(request, pk)
     form = forms.TaskForm(request.POST or None, user=request.user, instance=task)
     if request.method == "POST":
-        saved = _run_service(
+        saved = run_service(
             form,
             lambda: services.task_update(actor=request.user, task=task, **form.changed_values()),
         )
@@ -679,7 +360,7 @@ def _task_toggle(request, pk, *, done: bool) -> HttpResponse:
         )
         return announce(response, _("Saved. %(what)s") % {"what": message})
     messages.success(request, message)
-    return redirect(_safe_next(request, reverse("task-detail", args=[task.pk])))
+    return redirect(safe_next(request, reverse("task-detail", args=[task.pk])))
 
 
 @login_required
@@ -750,7 +431,7 @@ def lead_list(request):
     return render(
         request,
         "crm/leads/list.html",
-        {"page_obj": _paginate(request, leads)},
+        {"page_obj": paginate(request, leads)},
     )
 
 
@@ -764,7 +445,7 @@ def opportunity_list(request):
     return render(
         request,
         "crm/opportunities/list.html",
-        {"page_obj": _paginate(request, opportunities)},
+        {"page_obj": paginate(request, opportunities)},
     )
 
 
@@ -783,8 +464,8 @@ def settings_index(request):
 
 @admin_required
 def settings_users(request):
-    fs = _filterset(request, UserFilter, selectors.user_list(user=request.user))
-    return _list_page(
+    fs = bind_filterset(request, UserFilter, selectors.user_list(user=request.user))
+    return list_page(
         request,
         template="crm/settings/users.html",
         filterset=fs,
@@ -802,7 +483,7 @@ def settings_users(request):
 def settings_user_create(request):
     form = forms.UserCreateForm(request.POST or None)
     if request.method == "POST":
-        user = _run_service(
+        user = run_service(
             form, lambda: services.user_create(actor=request.user, **form.service_values())
         )
         if user:
@@ -824,7 +505,7 @@ def settings_user_edit(request, pk):
     subject = _settings_user(request, pk)
     form = forms.UserEditForm(request.POST or None, instance=subject)
     if request.method == "POST":
-        saved = _run_service(
+        saved = run_service(
             form,
             lambda: services.user_update(actor=request.user, user=subject, **form.changed_values()),
         )
@@ -873,14 +554,14 @@ def settings_user_deactivate(request, pk):
 @admin_required
 def settings_teams(request):
     teams = selectors.team_roster(user=request.user)
-    return render(request, "crm/settings/teams.html", {"page_obj": _paginate(request, teams)})
+    return render(request, "crm/settings/teams.html", {"page_obj": paginate(request, teams)})
 
 
 @admin_required
 def settings_team_create(request):
     form = forms.TeamForm(request.POST or None, user=request.user)
     if request.method == "POST":
-        team = _run_service(
+        team = run_service(
             form,
             lambda: services.team_create(
                 actor=request.user,
@@ -903,7 +584,7 @@ def settings_team_edit(request, pk):
     team = get_object_or_404(selectors.team_roster(user=request.user), pk=pk)
     form = forms.TeamForm(request.POST or None, user=request.user, instance=team)
     if request.method == "POST":
-        saved = _run_service(
+        saved = run_service(
             form,
             lambda: services.team_update(
                 actor=request.user,
