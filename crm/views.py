@@ -20,7 +20,6 @@ from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm import access, forms, selectors, services
@@ -28,8 +27,11 @@ from crm.filters import AccountFilter, ContactFilter, TaskFilter, UserFilter
 from crm.models import Account, Contact, Task, User
 from crm.web import (
     admin_required,
+    after_edit,
     announce,
+    archive_page,
     bind_filterset,
+    form_context,
     is_htmx,
     list_page,
     paginate,
@@ -117,7 +119,7 @@ def account_create(request):
         if account:
             messages.success(request, _("Account created."))
             return redirect("account-detail", pk=account.pk)
-    return render(request, "crm/form.html", _form_context(form, _("New account"), "account-list"))
+    return render(request, "crm/form.html", form_context(form, _("New account"), "account-list"))
 
 
 @login_required
@@ -132,18 +134,18 @@ def account_edit(request, pk):
             ),
         )
         if saved:
-            return _after_edit(request, saved, "account")
+            return after_edit(request, saved, "account")
     return render(
         request,
         "crm/form.html",
-        _form_context(form, _("Edit account"), reverse("account-detail", args=[pk]), account),
+        form_context(form, _("Edit account"), reverse("account-detail", args=[pk]), account),
     )
 
 
 @login_required
 def account_archive(request, pk):
     account = _visible_account(request, pk)
-    return _archive(
+    return archive_page(
         request,
         account,
         service=lambda: services.account_archive(actor=request.user, account=account),
@@ -219,7 +221,7 @@ def contact_create(request):
         if contact:
             messages.success(request, _("Contact created."))
             return redirect("contact-detail", pk=contact.pk)
-    return render(request, "crm/form.html", _form_context(form, _("New contact"), "contact-list"))
+    return render(request, "crm/form.html", form_context(form, _("New contact"), "contact-list"))
 
 
 @login_required
@@ -234,18 +236,18 @@ def contact_edit(request, pk):
             ),
         )
         if saved:
-            return _after_edit(request, saved, "contact")
+            return after_edit(request, saved, "contact")
     return render(
         request,
         "crm/form.html",
-        _form_context(form, _("Edit contact"), reverse("contact-detail", args=[pk]), contact),
+        form_context(form, _("Edit contact"), reverse("contact-detail", args=[pk]), contact),
     )
 
 
 @login_required
 def contact_archive(request, pk):
     contact = _visible_contact(request, pk)
-    return _archive(
+    return archive_page(
         request,
         contact,
         service=lambda: services.contact_archive(actor=request.user, contact=contact),
@@ -310,7 +312,7 @@ def task_create(request):
         if task:
             messages.success(request, _("Task created."))
             return redirect("task-detail", pk=task.pk)
-    return render(request, "crm/form.html", _form_context(form, _("New task"), "task-list"))
+    return render(request, "crm/form.html", form_context(form, _("New task"), "task-list"))
 
 
 @login_required
@@ -323,18 +325,18 @@ def task_edit(request, pk):
             lambda: services.task_update(actor=request.user, task=task, **form.changed_values()),
         )
         if saved:
-            return _after_edit(request, saved, "task")
+            return after_edit(request, saved, "task")
     return render(
         request,
         "crm/form.html",
-        _form_context(form, _("Edit task"), reverse("task-detail", args=[pk]), task),
+        form_context(form, _("Edit task"), reverse("task-detail", args=[pk]), task),
     )
 
 
 @login_required
 def task_archive(request, pk):
     task = _visible_task(request, pk)
-    return _archive(
+    return archive_page(
         request,
         task,
         service=lambda: services.task_archive(actor=request.user, task=task),
@@ -373,53 +375,6 @@ def task_complete(request, pk):
 @require_POST
 def task_reopen(request, pk):
     return _task_toggle(request, pk, done=False)
-
-
-# --- shared form / archive plumbing --------------------------------------------------------------
-
-
-def _form_context(form, title: str, cancel: str, obj=None) -> dict:
-    cancel_url = cancel if cancel.startswith("/") else reverse(cancel)
-    return {"form": form, "title": title, "cancel_url": cancel_url, "object": obj}
-
-
-_MOVED_AWAY = {
-    "account": gettext_lazy("Changes saved. The account now belongs to %(owner)s."),
-    "contact": gettext_lazy("Changes saved. The contact now belongs to %(owner)s."),
-    "task": gettext_lazy("Changes saved. The task now belongs to %(owner)s."),
-}
-
-
-def _after_edit(request, obj, entity: str) -> HttpResponse:
-    if access.can_see(request.user, obj):
-        messages.success(request, _("Changes saved."))
-        return redirect(f"{entity}-detail", pk=obj.pk)
-    # Handed to someone else: it left this user's reach, so its page would be a 404.
-    messages.success(request, _MOVED_AWAY[entity] % {"owner": obj.owner})
-    return redirect(f"{entity}-list")
-
-
-def _archive(request, obj, *, service, title: str, done: str, list_url: str) -> HttpResponse:
-    """GET: a confirmation page (the no-JS twin of the dialog). POST: archive, back to the list."""
-    if request.method == "POST":
-        service()
-        messages.success(request, done)
-        return redirect(list_url)
-    return render(
-        request,
-        "crm/confirm_archive.html",
-        {
-            "object": obj,
-            "title": title,
-            "action_url": request.path,
-            "cancel_url": obj_url(obj),
-        },
-    )
-
-
-def obj_url(obj) -> str:
-    entity = {Account: "account", Contact: "contact", Task: "task"}[type(obj)]
-    return reverse(f"{entity}-detail", args=[obj.pk])
 
 
 # --- leads, opportunities, reports (read-only for now) -------------------------------------------
@@ -492,7 +447,7 @@ def settings_user_create(request):
     return render(
         request,
         "crm/settings/form.html",
-        {**_form_context(form, _("New user"), "settings-users"), "settings_tab": "users"},
+        {**form_context(form, _("New user"), "settings-users"), "settings_tab": "users"},
     )
 
 
@@ -516,7 +471,7 @@ def settings_user_edit(request, pk):
         request,
         "crm/settings/form.html",
         {
-            **_form_context(
+            **form_context(
                 form,
                 _("Edit user “%(name)s”") % {"name": subject.username},
                 "settings-users",
@@ -575,7 +530,7 @@ def settings_team_create(request):
     return render(
         request,
         "crm/settings/form.html",
-        {**_form_context(form, _("New team"), "settings-teams"), "settings_tab": "teams"},
+        {**form_context(form, _("New team"), "settings-teams"), "settings_tab": "teams"},
     )
 
 
@@ -600,7 +555,7 @@ def settings_team_edit(request, pk):
         request,
         "crm/settings/form.html",
         {
-            **_form_context(
+            **form_context(
                 form, _("Edit team “%(name)s”") % {"name": team.name}, "settings-teams", team
             ),
             "settings_tab": "teams",

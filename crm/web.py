@@ -11,13 +11,15 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.formats import date_format
@@ -358,3 +360,51 @@ def timeline_context(request: HttpRequest, subject_name: str, **subject) -> dict
         "timeline_truncated": len(events) > TIMELINE_LIMIT,
         "timeline_limit": TIMELINE_LIMIT,
     }
+
+
+# --- shared form / archive plumbing --------------------------------------------------------------
+
+
+def form_context(form, title: str, cancel: str, obj=None) -> dict:
+    cancel_url = cancel if cancel.startswith("/") else reverse(cancel)
+    return {"form": form, "title": title, "cancel_url": cancel_url, "object": obj}
+
+
+_MOVED_AWAY = {
+    "account": gettext_lazy("Changes saved. The account now belongs to %(owner)s."),
+    "contact": gettext_lazy("Changes saved. The contact now belongs to %(owner)s."),
+    "task": gettext_lazy("Changes saved. The task now belongs to %(owner)s."),
+    "lead": gettext_lazy("Changes saved. The lead now belongs to %(owner)s."),
+}
+
+
+def after_edit(request, obj, entity: str) -> HttpResponse:
+    if access.can_see(request.user, obj):
+        messages.success(request, _("Changes saved."))
+        return redirect(f"{entity}-detail", pk=obj.pk)
+    # Handed to someone else: it left this user's reach, so its page would be a 404.
+    messages.success(request, _MOVED_AWAY[entity] % {"owner": obj.owner})
+    return redirect(f"{entity}-list")
+
+
+def archive_page(request, obj, *, service, title: str, done: str, list_url: str) -> HttpResponse:
+    """GET: a confirmation page (the no-JS twin of the dialog). POST: archive, back to the list."""
+    if request.method == "POST":
+        service()
+        messages.success(request, done)
+        return redirect(list_url)
+    return render(
+        request,
+        "crm/confirm_archive.html",
+        {
+            "object": obj,
+            "title": title,
+            "action_url": request.path,
+            "cancel_url": obj_url(obj),
+        },
+    )
+
+
+def obj_url(obj) -> str:
+    """The detail page of a record: URL names follow ``<model name>-detail``."""
+    return reverse(f"{obj._meta.model_name}-detail", args=[obj.pk])
