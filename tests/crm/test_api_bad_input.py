@@ -508,3 +508,12 @@ def test_garbage_ids_in_the_path_are_404(admin_api, world):
             response = admin_api.get(f"{base}{pk}/")
             assert response.status_code == 404, (base, pk)
         assert admin_api.post(f"/api/v1/tasks/{pk}/complete/", {}).status_code == 404
+
+
+@pytest.mark.parametrize("route", api_routes(), ids=lambda r: r.template)
+def test_browsable_api_and_options_never_cause_a_server_error(admin_api, world, route):
+    admin_api.raise_request_exception = False
+    url = route.url(_fixture_pk(route, world)) if route.detail else route.url()
+    assert admin_api.options(url).status_code < 500
+    if "get" in route.methods:
+        assert admin_api.get(url, HTTP_ACCEPT="text/html").status_code < 500
