@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from crm import views
 
@@ -13,6 +13,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("", views.home, name="home"),
+    path("leads/", include("leads.urls")),
     # accounts
     path("accounts/", views.account_list, name="account-list"),
     path("accounts/new/", views.account_create, name="account-create"),
@@ -34,7 +35,6 @@ urlpatterns = [
     path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
     path("tasks/<int:pk>/reopen/", views.task_reopen, name="task-reopen"),
     # read-only for now
-    path("leads/", views.lead_list, name="lead-list"),
     path("opportunities/", views.opportunity_list, name="opportunity-list"),
     path("reports/", views.report_list, name="report-list"),
     # settings (admins only)

@@ -381,16 +381,6 @@ def task_reopen(request, pk):
 
 
 @login_required
-def lead_list(request):
-    leads = access.visible_leads(request.user).select_related("owner").order_by("-id")
-    return render(
-        request,
-        "crm/leads/list.html",
-        {"page_obj": paginate(request, leads)},
-    )
-
-
-@login_required
 def opportunity_list(request):
     opportunities = (
         access.visible_opportunities(request.user)

@@ -85,7 +85,10 @@ class LeadSerializer(serializers.ModelSerializer):
 
 class DisqualifySerializer(serializers.Serializer):
     reason = serializers.PrimaryKeyRelatedField(
-        queryset=DisqualificationReason.objects.all(), allow_null=True, required=False
+        queryset=DisqualificationReason.objects.all(),
+        allow_null=True,
+        required=False,
+        pk_field=serializers.IntegerField(),
     )
     note = serializers.CharField(allow_blank=True, required=False, default="", max_length=2000)
     revisit_on = serializers.DateField(allow_null=True, required=False)
@@ -142,6 +145,13 @@ ImportReportSerializer = inline_serializer(
 )
 
 
+class DuplicatesQuerySerializer(serializers.Serializer):
+    email = serializers.CharField(required=False, default="", allow_blank=True, max_length=254)
+    first_name = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
+    last_name = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
+    company = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+
+
 class DuplicatesSerializer(serializers.Serializer):
     leads = LeadSerializer(many=True)
     contacts = serializers.ListField(child=serializers.DictField())
@@ -195,25 +205,13 @@ class LeadViewSet(ServiceViewSet):
             }
         )
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("email", str),
-            OpenApiParameter("first_name", str),
-            OpenApiParameter("last_name", str),
-            OpenApiParameter("company", str),
-        ],
-        responses=DuplicatesSerializer,
-    )
+    @extend_schema(parameters=[DuplicatesQuerySerializer], responses=DuplicatesSerializer)
     @action(detail=False, methods=["get"], filterset_class=None, pagination_class=None)
     def duplicates(self, request):
         """Possible duplicates (leads and contacts you can see) to show before creating a lead."""
-        found = selectors.lead_duplicates(
-            user=request.user,
-            **{
-                k: request.query_params.get(k, "")[:200]
-                for k in ("email", "first_name", "last_name", "company")
-            },
-        )
+        params = DuplicatesQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        found = selectors.lead_duplicates(user=request.user, **params.validated_data)
         return Response(
             {
                 "leads": LeadSerializer(

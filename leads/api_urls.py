@@ -5,11 +5,11 @@ from leads import api
 
 router = DefaultRouter()
 router.include_root_view = False
-router.register("leads", api.LeadViewSet, basename="lead")
+router.register("leads", api.LeadViewSet, basename="api-lead")
 router.register(
     "disqualification-reasons",
     api.DisqualificationReasonViewSet,
-    basename="disqualification-reason",
+    basename="api-disqualification-reason",
 )
 
 urlpatterns = [

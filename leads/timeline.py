@@ -1,0 +1,54 @@
+"""Readable timeline sentences for the events the leads services write."""
+
+from django.utils.dateparse import parse_date
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from leads.models import LeadEvent
+
+
+def _date(value) -> str:
+    parsed = parse_date(value) if isinstance(value, str) else value
+    return date_format(parsed, "SHORT_DATE_FORMAT") if parsed else str(value)
+
+
+def _disqualified(event, params):
+    data = event.data
+    if data.get("reason_name"):
+        summary = _("%(actor)s disqualified the lead: %(reason)s.") % {
+            **params,
+            "reason": data["reason_name"],
+        }
+    else:
+        summary = _("%(actor)s disqualified the lead without a reason.") % params
+    details = []
+    if data.get("note"):
+        details.append(_("Note: %(note)s") % {"note": data["note"]})
+    if data.get("revisit_on"):
+        details.append(_("Frozen until %(date)s.") % {"date": _date(data["revisit_on"])})
+    return summary, details
+
+
+def _requalified(event, params):
+    return _("%(actor)s requalified the lead.") % params, []
+
+
+def _revisit_due(event, params):
+    return _("The revisit date came: the lead is back to work and a revisit task was created."), []
+
+
+def _converted(event, params):
+    return _("%(actor)s converted the lead.") % params, []
+
+
+def _imported(event, params):
+    return _("%(actor)s imported the lead from a CSV file.") % params, []
+
+
+DESCRIBERS = {
+    LeadEvent.DISQUALIFIED: _disqualified,
+    LeadEvent.REQUALIFIED: _requalified,
+    LeadEvent.REVISIT_DUE: _revisit_due,
+    LeadEvent.CONVERTED: _converted,
+    LeadEvent.IMPORTED: _imported,
+}

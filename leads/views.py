@@ -1,0 +1,347 @@
+"""HTML pages of the leads app: list (filters, bulk owner change, export), detail with timeline,
+create with the duplicate check, edit, disqualify / requalify / convert, archive and CSV import.
+
+Reads go through ``leads.selectors`` (visibility from ``crm.access``: a lead out of reach is a 404);
+writes through ``leads.services``.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from django import forms as djforms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm import selectors as crm_selectors
+from crm.web import (
+    after_edit,
+    archive_page,
+    bind_filterset,
+    form_context,
+    list_page,
+    run_service,
+    safe_next,
+    timeline_context,
+)
+from leads import csv_io, selectors, services
+from leads.filters import LeadFilter
+from leads.forms import (
+    BulkAssignForm,
+    ConvertForm,
+    DisqualifyForm,
+    ImportUploadForm,
+    LeadCreateForm,
+    LeadForm,
+)
+from leads.models import DisqualificationReason, Lead, LeadDisqualification
+
+IMPORT_SESSION_KEY = "leads_import_csv"
+
+
+def _visible_lead(request, pk) -> Lead:
+    try:
+        return selectors.lead_get(user=request.user, pk=pk)
+    except Lead.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def _disqualify_form(data=None) -> DisqualifyForm:
+    ask = services.lead_settings_get().ask_disqualification_reason
+    return DisqualifyForm(data, ask_reason=ask)
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+
+@login_required
+def lead_list(request):
+    fs = bind_filterset(request, LeadFilter, selectors.lead_list(user=request.user))
+    fields = fs.form.fields
+    fields["status"].empty_label = _("Any")
+    fields["status"].choices = list(fields["status"].choices)
+    reasons = DisqualificationReason.objects.order_by("archived_at", "order", "id")
+    fields["disqualification_reason"].widget = djforms.Select(
+        choices=[("", _("Any"))]
+        + [
+            (str(r.pk), _("%(name)s (archived)") % {"name": r.name} if r.archived else r.name)
+            for r in reasons
+        ]
+    )
+    fields["frozen"].widget = djforms.Select(
+        choices=[("", _("Any")), ("true", _("Frozen only")), ("false", _("Not frozen"))]
+    )
+    for name in ("created_after", "created_before"):
+        fields[name].widget = djforms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    query = request.GET.copy()
+    query.pop("page", None)
+    return list_page(
+        request,
+        template="leads/list.html",
+        filterset=fs,
+        columns=[
+            ("", None),
+            (_("Name"), "name"),
+            (_("Company"), "company"),
+            (_("Status"), "status"),
+            (_("Reason"), None),
+            (_("Revisit on"), "revisit"),
+            (_("Source"), None),
+            (_("Owner"), None),
+            (_("Created"), "created"),
+        ],
+        default_sort="-created",
+        bulk_form=BulkAssignForm(),
+        export_url=f"{reverse('api-lead-export')}?{query.urlencode()}",
+        nav_section="leads",
+    )
+
+
+@login_required
+@require_POST
+def lead_bulk_assign(request):
+    form = BulkAssignForm(request.POST)
+    back = safe_next(request, reverse("lead-list"))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    leads = selectors.lead_list(user=request.user).filter(pk__in=form.cleaned_data["ids"])
+    updated = services.lead_bulk_assign(
+        actor=request.user, leads=leads, owner=form.cleaned_data["owner"]
+    )
+    messages.success(
+        request,
+        _("%(count)s leads now belong to %(owner)s.")
+        % {"count": updated, "owner": form.cleaned_data["owner"]},
+    )
+    return redirect(back)
+
+
+# --- create / edit -------------------------------------------------------------------------------
+
+
+@login_required
+def lead_create(request):
+    form = LeadCreateForm(request.POST or None, user=request.user)
+    duplicates = None
+    if request.method == "POST" and form.is_valid():
+        data = form.service_values()
+        duplicates = selectors.lead_duplicates(
+            user=request.user,
+            email=data["email"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            company=data["company"],
+        )
+        if not duplicates or form.cleaned_data["save_anyway"]:
+            lead = run_service(form, lambda: services.lead_create(actor=request.user, **data))
+            if lead:
+                messages.success(request, _("Lead created."))
+                return redirect("lead-detail", pk=lead.pk)
+    context = form_context(form, _("New lead"), "lead-list")
+    context.update(duplicates=duplicates, nav_section="leads")
+    return render(request, "leads/form.html", context)
+
+
+@login_required
+def lead_edit(request, pk):
+    lead = _visible_lead(request, pk)
+    if lead.is_read_only:
+        messages.error(request, _("A converted lead is read-only."))
+        return redirect("lead-detail", pk=lead.pk)
+    form = LeadForm(request.POST or None, user=request.user, instance=lead)
+    if request.method == "POST":
+        saved = run_service(
+            form,
+            lambda: services.lead_update(actor=request.user, lead=lead, **form.changed_values()),
+        )
+        if saved:
+            return after_edit(request, saved, "lead")
+    context = form_context(form, _("Edit lead"), reverse("lead-detail", args=[pk]), lead)
+    context["nav_section"] = "leads"
+    return render(request, "leads/form.html", context)
+
+
+# --- detail and actions --------------------------------------------------------------------------
+
+
+@login_required
+def lead_detail(request, pk):
+    lead = _visible_lead(request, pk)
+    history = list(
+        LeadDisqualification.objects.filter(lead=lead).select_related("reason", "actor")[:20]
+    )
+    tasks = list(crm_selectors.task_list(user=request.user).filter(lead=lead)[:26])
+    context = {
+        "lead": lead,
+        "disqualify_form": _disqualify_form(),
+        "history": history,
+        "tasks": tasks,
+        "nav_section": "leads",
+        **timeline_context(request, lead.name, lead=lead),
+    }
+    if lead.converted_contact_id:
+        context["converted_contact_visible"] = (
+            crm_selectors.contact_list(user=request.user)
+            .filter(pk=lead.converted_contact_id)
+            .exists()
+        )
+    return render(request, "leads/detail.html", context)
+
+
+@login_required
+def lead_disqualify(request, pk):
+    """POST from the dialog on the lead page; GET is its no-JS twin (and shows errors)."""
+    lead = _visible_lead(request, pk)
+    form = _disqualify_form(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        done = run_service(
+            form,
+            lambda: services.lead_disqualify(
+                actor=request.user,
+                lead=lead,
+                reason=form.cleaned_data.get("reason"),
+                note=form.cleaned_data["note"],
+                revisit_on=form.cleaned_data["revisit_on"],
+            ),
+        )
+        if done:
+            if done.revisit_on:
+                messages.success(
+                    request,
+                    _("Lead disqualified and frozen until %(date)s.")
+                    % {"date": _date(done.revisit_on)},
+                )
+            else:
+                messages.success(request, _("Lead disqualified."))
+            return redirect("lead-detail", pk=lead.pk)
+    return render(
+        request,
+        "leads/disqualify.html",
+        {"lead": lead, "form": form, "nav_section": "leads"},
+        status=400 if form.errors else 200,
+    )
+
+
+def _date(value) -> str:
+    from django.utils.formats import date_format
+
+    return date_format(value, "SHORT_DATE_FORMAT")
+
+
+@login_required
+@require_POST
+def lead_requalify(request, pk):
+    lead = _visible_lead(request, pk)
+    try:
+        services.lead_requalify(actor=request.user, lead=lead)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Lead requalified: it is back in your working leads."))
+    return redirect("lead-detail", pk=lead.pk)
+
+
+@login_required
+def lead_convert(request, pk):
+    lead = _visible_lead(request, pk)
+    initial = {"kind": "b2b" if lead.company else "b2c", "account_name": lead.company}
+    form = ConvertForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        result = run_service(
+            form,
+            lambda: services.lead_convert(
+                actor=request.user, lead=lead, account_name=form.account_name_value()
+            ),
+        )
+        if result:
+            messages.success(request, _("Lead converted."))
+            return redirect("contact-detail", pk=result.contact.pk)
+    return render(
+        request,
+        "leads/convert.html",
+        {"lead": lead, "form": form, "nav_section": "leads"},
+    )
+
+
+@login_required
+def lead_archive(request, pk):
+    lead = _visible_lead(request, pk)
+    return archive_page(
+        request,
+        lead,
+        service=lambda: services.lead_archive(actor=request.user, lead=lead),
+        title=_("Archive lead “%(name)s”?") % {"name": lead.name},
+        done=_("Lead archived."),
+        list_url=reverse("lead-list"),
+    )
+
+
+# --- import --------------------------------------------------------------------------------------
+
+
+@login_required
+def lead_import(request):
+    """Upload → preview (valid rows, per-row errors) → import the valid rows."""
+    if request.method == "POST" and request.POST.get("step") == "confirm":
+        stored = request.session.pop(IMPORT_SESSION_KEY, None)
+        if not stored:
+            messages.error(request, _("The upload has expired. Upload the file again."))
+            return redirect("lead-import")
+        preview = csv_io.csv_parse(base64.b64decode(stored))
+        if preview.errors or not preview.valid_rows:
+            messages.error(request, _("There is nothing valid to import."))
+            return redirect("lead-import")
+        count = services.lead_import(
+            actor=request.user, rows=list(csv_io.iter_import_data(preview.rows))
+        )
+        messages.success(request, _("%(count)s leads imported.") % {"count": count})
+        if preview.invalid_rows:
+            messages.warning(
+                request,
+                _("%(count)s rows were skipped because of errors.")
+                % {"count": len(preview.invalid_rows)},
+            )
+        return redirect("lead-list")
+
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        content = form.cleaned_data["file"].read()
+        preview = csv_io.csv_parse(content)
+        if preview.errors:
+            for error in preview.errors:
+                form.add_error("file", error)
+            preview = None
+        else:
+            request.session[IMPORT_SESSION_KEY] = base64.b64encode(content).decode()
+    return render(
+        request,
+        "leads/import.html",
+        {
+            "form": form,
+            "preview": preview,
+            "columns": csv_io.IMPORT_COLUMNS,
+            "preview_rows": [
+                {"row": r, "cells": [r.raw.get(c, "") for c in csv_io.IMPORT_COLUMNS]}
+                for r in (preview.rows[:200] if preview else [])
+            ],
+            "nav_section": "leads",
+        },
+    )
+
+
+@login_required
+def lead_import_template(request):
+    """An empty CSV with the expected header row."""
+    response = HttpResponse(",".join(csv_io.IMPORT_COLUMNS) + "\n", content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="leads-template.csv"'
+    return response
