@@ -12,12 +12,12 @@ from drf_spectacular.utils import (
 )
 from rest_framework import permissions, serializers, status
 from rest_framework.decorators import action
-from rest_framework.pagination import BasePagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api import AdminWritesOnly, OwnerField, ServiceViewSet
+from crm.pagination import SinglePagePagination
 from leads import csv_io, selectors, services
 from leads.filters import LeadFilter
 from leads.models import DisqualificationReason, Lead
@@ -283,28 +283,6 @@ class LeadViewSet(ServiceViewSet):
 
 
 # --- reasons and settings ------------------------------------------------------------------------
-
-
-class SinglePagePagination(BasePagination):
-    """The list envelope for small, admin-ordered lists: everything on one page, in order."""
-
-    def paginate_queryset(self, queryset, request, view=None):
-        return list(queryset[:1000])
-
-    def get_paginated_response(self, data):
-        return Response({"next": None, "previous": None, "count": len(data), "results": data})
-
-    def get_paginated_response_schema(self, schema):
-        return {
-            "type": "object",
-            "required": ["results"],
-            "properties": {
-                "next": {"type": "string", "nullable": True},
-                "previous": {"type": "string", "nullable": True},
-                "count": {"type": "integer"},
-                "results": schema,
-            },
-        }
 
 
 class DisqualificationReasonSerializer(serializers.ModelSerializer):

@@ -132,6 +132,7 @@ class BulkAssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["owner"] = _owner_field()
         self.fields["owner"].label = _("New owner")
+        self.fields["owner"].empty_label = _("Choose a user…")
 
     def clean(self):
         data = super().clean()
