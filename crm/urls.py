@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("leads.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("settings/leads/", include("leads.urls_settings")),
     path("", include("crm.urls_web")),
 ]
 
