@@ -1,7 +1,9 @@
 """Settings > Leads: disqualification reasons and the "ask for a reason" setting (admins only)."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.models import Event
@@ -421,3 +423,18 @@ def test_bad_ask_values_are_shown_next_to_the_field(admin_client_, data):
     assert "ask" in response.context["ask_form"].errors
     assert 'id="ask-ask_error"' in response.content.decode()
     assert _snapshot() == before
+
+
+def test_tab_query_count_does_not_grow_with_reasons_or_leads(admin_client_, admin, rep):
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert admin_client_.get(TAB).status_code == 200
+        return len(ctx.captured_queries)
+
+    small = count()
+    for i in range(15):
+        reason = services.disqualification_reason_create(actor=admin, name=f"Reason {i}")
+        services.lead_disqualify(actor=rep, lead=LeadFactory(owner=rep), reason=reason)
+        if i % 3 == 0:
+            services.disqualification_reason_delete(actor=admin, reason=reason)
+    assert count() == small
