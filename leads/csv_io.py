@@ -60,7 +60,7 @@ class _Echo:
         return value
 
 
-def _safe(value) -> str:
+def csv_safe(value) -> str:
     """Neutralise spreadsheet formulas (CSV injection) in exported text."""
     text = "" if value is None else str(value)
     if text and text[0] in "=+-@\t\r":
@@ -94,7 +94,7 @@ def csv_export_rows(leads: QuerySet[Lead]) -> Iterator[str]:
     for row in rows.iterator(chunk_size=2000):
         *head, revisit_on, created_at = row
         yield writer.writerow(
-            [_safe(v) for v in head]
+            [csv_safe(v) for v in head]
             + [revisit_on.isoformat() if revisit_on else "", created_at.isoformat()]
         )
 

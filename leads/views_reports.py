@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads import selectors
-from leads.csv_io import _safe as csv_safe
+from leads.csv_io import csv_safe
 from leads.forms_settings import ReportRangeForm
 
 ONE_DECIMAL = Decimal("0.1")
