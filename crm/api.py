@@ -273,6 +273,23 @@ class TagNamesField(serializers.ListField):
         return [t.name for t in data.all()]
 
 
+class RatingIdField(serializers.PrimaryKeyRelatedField):
+    """A rating by id; archived ratings are not offered (the service says so clearly)."""
+
+    def __init__(self, **kwargs):
+        from leads.models import Rating
+
+        kwargs.setdefault("queryset", Rating.objects.all())
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("pk_field", serializers.IntegerField())
+        super().__init__(**kwargs)
+
+
+class ClassifySerializer(serializers.Serializer):
+    rating = RatingIdField(required=True)
+
+
 class ContactSerializer(serializers.ModelSerializer):
     owner = OwnerField()
     account = VisibleRelatedField(access.visible_accounts)
@@ -289,10 +306,11 @@ class ContactSerializer(serializers.ModelSerializer):
             "account",
             "owner",
             "tags",
+            "rating",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "rating", "created_at", "updated_at"]
 
 
 class ContactViewSet(ServiceViewSet):
@@ -305,6 +323,21 @@ class ContactViewSet(ServiceViewSet):
 
     def get_queryset(self):
         return selectors.contact_list(user=self.request.user)
+
+    @extend_schema(request=ClassifySerializer, responses=ContactSerializer)
+    @action(detail=True, methods=["post"])
+    def classify(self, request, pk=None):
+        """Classify the contact with a rating (null clears it); may schedule a follow-up."""
+        from leads.services import prospect_classify
+
+        contact = self.get_object()
+        params = ClassifySerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        prospect_classify(
+            actor=request.user, rating=params.validated_data["rating"], contact=contact
+        )
+        contact = self.get_queryset().get(pk=contact.pk)
+        return Response(ContactSerializer(contact, context=self.get_serializer_context()).data)
 
 
 # --- tasks ---------------------------------------------------------------------------------------
@@ -337,14 +370,8 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class TaskCompleteSerializer(serializers.Serializer):
-    rating = serializers.IntegerField(allow_null=True, required=False)
-    note = serializers.CharField(allow_blank=True, required=False, default="")
-
-    def validate_rating(self, value):
-        # Ratings arrive with their own issue; until then no rating can be valid.
-        if value is not None:
-            raise serializers.ValidationError(_("That rating does not exist."))
-        return value
+    rating = RatingIdField()
+    note = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
 
 
 class TaskViewSet(ServiceViewSet):
@@ -381,8 +408,13 @@ class TaskViewSet(ServiceViewSet):
         task = self.get_object()
         params = TaskCompleteSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        task = services.task_complete(
-            actor=request.user, task=task, note=params.validated_data["note"]
+        from leads.services import task_complete_and_classify
+
+        task = task_complete_and_classify(
+            actor=request.user,
+            task=task,
+            rating=params.validated_data.get("rating"),
+            note=params.validated_data["note"],
         )
         return Response(TaskSerializer(task, context=self.get_serializer_context()).data)
 

@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
@@ -140,6 +141,14 @@ class Contact(OwnedRecord):
         verbose_name=_("account"),
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts", verbose_name=_("tags"))
+    rating = models.ForeignKey(
+        "leads.Rating",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        verbose_name=_("rating"),
+    )
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -203,6 +212,16 @@ class Task(models.Model):
     done = models.BooleanField(_("done"), default=False)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
+    #: Lower is more urgent; follow-ups take it from the rating's order (the agenda sorts by it).
+    priority = models.PositiveSmallIntegerField(_("priority"), default=100)
+    #: An automatic follow-up: at most one is open per lead or contact.
+    is_follow_up = models.BooleanField(_("automatic follow-up"), default=False)
+    #: The event that caused this task: the idempotency key of automatic tasks.
+    source_event = models.OneToOneField(
+        "Event", on_delete=models.PROTECT, null=True, blank=True, related_name="caused_task"
+    )
+    #: Set when a newer classification replaced this open follow-up (it is then closed).
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
@@ -211,6 +230,18 @@ class Task(models.Model):
         ordering = ["due_on", "id"]
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead"],
+                condition=Q(is_follow_up=True, done=False, lead__isnull=False),
+                name="task_one_open_follow_up_per_lead",
+            ),
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=Q(is_follow_up=True, done=False, contact__isnull=False),
+                name="task_one_open_follow_up_per_contact",
+            ),
+        ]
         indexes = [
             models.Index(fields=["owner", "done", "due_on"]),
             models.Index(fields=["due_on"]),
@@ -231,6 +262,7 @@ class EventKind(models.TextChoices):
     USER_UPDATED = "user_updated", _("User updated")
     USER_DEACTIVATED = "user_deactivated", _("User deactivated")
     TEAM_CHANGED = "team_changed", _("Team changed")
+    SUPERSEDED = "superseded", _("Superseded")
 
 
 class AppendOnlyError(Exception):

@@ -18,7 +18,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import access
-from crm.models import Account, Contact, Event, EventKind, Role, Tag, Task, Team, User
+from crm.models import (
+    Account,
+    Contact,
+    Event,
+    EventKind,
+    Role,
+    Tag,
+    Task,
+    TaskKind,
+    Team,
+    User,
+)
 
 # --- audit ---------------------------------------------------------------------------------------
 
@@ -348,6 +359,76 @@ def task_archive(*, actor: User, task: Task) -> Task:
         task.archived_at = timezone.now()
         task.save(update_fields=["archived_at", "updated_at"])
         event_record(actor=actor, kind=EventKind.ARCHIVED, task=task)
+    return task
+
+
+def user_today(user: User, at: dt.datetime | None = None) -> dt.date:
+    """The calendar date in the user's own time zone (the default zone when they set none)."""
+    import zoneinfo
+
+    at = at or timezone.now()
+    try:
+        tz = zoneinfo.ZoneInfo(user.time_zone) if user.time_zone else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = None
+    return timezone.localtime(at, tz).date()
+
+
+def follow_up_create(
+    *,
+    event: Event,
+    owner: User,
+    title: str,
+    due_on: dt.date,
+    priority: int = 100,
+    lead=None,
+    contact: Contact | None = None,
+) -> Task | None:
+    """Create the automatic follow-up caused by ``event`` exactly once.
+
+    The causing event is the idempotency key (``Task.source_event`` is unique), so a retried or
+    redelivered Celery task returns the task it already made. The prospect's row is locked, and the
+    open follow-up it had is closed as superseded: a lead or contact has at most one. An event
+    older than the one behind an existing follow-up changes nothing (returns ``None``).
+    """
+    existing = Task.objects.filter(source_event=event).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        subject = lead if lead is not None else contact
+        type(subject).objects.select_for_update().filter(pk=subject.pk).first()
+        existing = Task.objects.filter(source_event=event).first()
+        if existing is not None:
+            return existing
+        link = {"lead": lead} if lead is not None else {"contact": contact}
+        newer = Task.objects.filter(is_follow_up=True, source_event_id__gt=event.pk, **link)
+        if newer.exists():
+            return None  # a later event already scheduled the follow-up: this one is stale
+        now = timezone.now()
+        for old in Task.objects.select_for_update().filter(is_follow_up=True, done=False, **link):
+            old.done = True
+            old.superseded_at = now
+            old.completed_at = now
+            old.save(update_fields=["done", "superseded_at", "completed_at", "updated_at"])
+            event_record(
+                actor=None, kind=EventKind.SUPERSEDED, task=old, data={"by_event": event.pk}
+            )
+        task = Task.objects.create(
+            title=title[: Task._meta.get_field("title").max_length],
+            kind=TaskKind.FOLLOW_UP,
+            due_on=due_on,
+            owner=owner,
+            priority=priority,
+            is_follow_up=True,
+            source_event=event,
+            **link,
+        )
+        event_record(
+            actor=None,
+            kind=EventKind.CREATED,
+            task=task,
+            data={"title": task.title, "due_on": task.due_on, "source_event": event.pk},
+        )
     return task
 
 

@@ -16,11 +16,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api import AdminWritesOnly, OwnerField, ServiceViewSet
+from crm.api import AdminWritesOnly, ClassifySerializer, OwnerField, ServiceViewSet
 from crm.pagination import SinglePagePagination
 from leads import csv_io, selectors, services
 from leads.filters import LeadFilter
-from leads.models import DisqualificationReason, Lead
+from leads.models import DisqualificationReason, Lead, Rating
 
 # --- leads ---------------------------------------------------------------------------------------
 
@@ -50,6 +50,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "disqualification_note",
             "disqualified_at",
             "revisit_on",
+            "rating",
             "converted_account",
             "converted_contact",
             "converted_at",
@@ -63,6 +64,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "disqualification_note",
             "disqualified_at",
             "revisit_on",
+            "rating",
             "converted_at",
             "created_at",
             "updated_at",
@@ -185,6 +187,18 @@ class LeadViewSet(ServiceViewSet):
     @action(detail=True, methods=["post"])
     def requalify(self, request, pk=None):
         lead = services.lead_requalify(actor=request.user, lead=self.get_object())
+        return self._lead_response(lead)
+
+    @extend_schema(request=ClassifySerializer, responses=LeadSerializer)
+    @action(detail=True, methods=["post"])
+    def classify(self, request, pk=None):
+        """Classify with a rating (null clears it); a rating with a delay schedules a follow-up."""
+        lead = self.get_object()
+        params = ClassifySerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        services.prospect_classify(
+            actor=request.user, rating=params.validated_data["rating"], lead=lead
+        )
         return self._lead_response(lead)
 
     @extend_schema(request=ConvertSerializer, responses=ConvertResultSerializer)
@@ -445,3 +459,62 @@ class QualificationBySourceView(APIView):
             user=request.user, since=data.get("since"), until=data.get("until")
         )
         return Response({"results": rows})
+
+
+# --- ratings -------------------------------------------------------------------------------------
+
+
+class RatingSerializer(serializers.ModelSerializer):
+    archived = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Rating
+        fields = [
+            "id",
+            "name",
+            "applies_tag",
+            "follow_up_days",
+            "order",
+            "colour",
+            "icon",
+            "archived",
+        ]
+        read_only_fields = ["id", "order", "archived"]
+
+
+class RatingViewSet(ServiceViewSet):
+    """Ratings: everyone reads (``?archived=false`` for pickers), admins write.
+
+    DELETE archives a rating in use and removes an unused one (204 either way).
+    """
+
+    permission_classes = [permissions.IsAuthenticated, AdminWritesOnly]
+    serializer_class = RatingSerializer
+    pagination_class = SinglePagePagination
+    filterset_class = None
+    create_service = services.rating_create
+    update_service = services.rating_update
+    archive_service = services.rating_archive
+    subject = "rating"
+
+    def get_queryset(self):
+        qs = Rating.objects.order_by("archived_at", "order", "id")
+        archived = self.request.query_params.get("archived")
+        if archived in ("false", "0"):
+            qs = qs.filter(archived_at__isnull=True)
+        elif archived in ("true", "1"):
+            qs = qs.filter(archived_at__isnull=False)
+        return qs
+
+    @extend_schema(parameters=[OpenApiParameter("archived", bool)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=ReorderSerializer, responses=RatingSerializer(many=True))
+    @action(detail=False, methods=["post"])
+    def reorder(self, request):
+        params = ReorderSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        services.rating_reorder(actor=request.user, ids=params.validated_data["ids"])
+        qs = Rating.objects.filter(archived_at__isnull=True).order_by("order", "id")
+        return Response(RatingSerializer(qs, many=True).data)

@@ -12,6 +12,8 @@ router.register(
     basename="api-disqualification-reason",
 )
 
+router.register("ratings", api.RatingViewSet, basename="api-rating")
+
 urlpatterns = [
     path("settings/leads/", api.LeadSettingsView.as_view(), name="api-lead-settings"),
     path(

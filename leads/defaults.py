@@ -12,3 +12,12 @@ DEFAULT_REASON_NAMES = [
     gettext_noop("Unresponsive"),
     gettext_noop("Duplicate"),
 ]
+
+DEFAULT_RATING_NAMES = [
+    gettext_noop("Potential consultant"),
+    gettext_noop("Promising prospect"),
+    gettext_noop("Likely"),
+    gettext_noop("Undecided"),
+    gettext_noop("Not sure yet"),
+    gettext_noop("Not interested"),
+]

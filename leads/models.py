@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -33,6 +34,54 @@ class DisqualificationReason(models.Model):
                 condition=Q(archived_at__isnull=True),
                 name="disq_reason_active_name_ci_unique",
                 violation_error_message=_("A reason with this name already exists."),
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class Rating(models.Model):
+    """How promising a prospect is, and when to follow up.
+
+    A rating that ``applies_tag`` is a *classification*: it becomes the prospect's rating, shown as
+    a coloured tag. One that does not is an *outcome*: it only decides whether and when the next
+    follow-up task is created, and leaves the classification as it was.
+    """
+
+    name = models.CharField(_("name"), max_length=60)
+    colour = models.CharField(
+        _("colour"),
+        max_length=7,
+        default="#1d5fa8",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #1d5fa8."))],
+    )
+    icon = models.CharField(_("icon"), max_length=8, blank=True, default="●")
+    applies_tag = models.BooleanField(_("applies a tag"), default=True)
+    follow_up_days = models.PositiveSmallIntegerField(
+        _("follow-up in days"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(3650)],
+        help_text=_("Empty: no follow-up task."),
+    )
+    order = models.PositiveIntegerField(_("order"), default=0)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                condition=Q(archived_at__isnull=True),
+                name="rating_active_name_ci_unique",
+                violation_error_message=_("A rating with this name already exists."),
             )
         ]
 
@@ -90,6 +139,14 @@ class Lead(OwnedRecord):
     disqualification_note = models.TextField(_("disqualification note"), blank=True)
     disqualified_at = models.DateTimeField(_("disqualified at"), null=True, blank=True)
     revisit_on = models.DateField(_("revisit on"), null=True, blank=True)
+    rating = models.ForeignKey(
+        Rating,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("rating"),
+    )
     converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
     converted_account = models.ForeignKey(
         "crm.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -107,6 +164,7 @@ class Lead(OwnedRecord):
             models.Index(fields=["status"]),
             models.Index(fields=["source"]),
             models.Index(fields=["disqualification_reason"]),
+            models.Index(fields=["rating"]),
             models.Index(fields=["created_at"]),
             models.Index(
                 fields=["revisit_on"],
@@ -173,5 +231,7 @@ class LeadEvent(models.TextChoices):
     REVISIT_DUE = "revisit_due", _("Back from frozen")
     CONVERTED = "converted", _("Converted")
     IMPORTED = "imported", _("Imported")
+    CLASSIFIED = "classified", _("Classified")
+    RATING_CHANGED = "rating_changed", _("Rating changed")
     SETTINGS_CHANGED = "lead_settings_changed", _("Lead settings changed")
     REASON_CHANGED = "disqualification_reason_changed", _("Disqualification reason changed")

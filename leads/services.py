@@ -13,8 +13,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import access
-from crm.models import Account, Contact, EventKind, Task, TaskKind, User
-from crm.services import _apply, _clean, _record_update, _validate_owner, event_record
+from crm.models import Account, Contact, Event, EventKind, Task, User
+from crm.services import (
+    _apply,
+    _clean,
+    _record_update,
+    _validate_owner,
+    event_record,
+    follow_up_create,
+    task_complete,
+    user_today,
+)
 from leads.models import (
     DisqualificationReason,
     Lead,
@@ -22,6 +31,7 @@ from leads.models import (
     LeadEvent,
     LeadSettings,
     LeadStatus,
+    Rating,
 )
 
 LEAD_FIELDS = (
@@ -263,14 +273,7 @@ def lead_revisit_due_process(*, today: dt.date | None = None) -> int:
             lead.status = LeadStatus.WORKING
             lead.revisit_on = None
             lead.save(update_fields=["status", "revisit_on", "updated_at"])
-            task = Task.objects.create(
-                title=_("Revisit %(name)s") % {"name": lead.name},
-                kind=TaskKind.FOLLOW_UP,
-                due_on=today,
-                owner_id=lead.owner_id,
-                lead=lead,
-            )
-            event_record(
+            event = event_record(
                 actor=None,
                 kind=LeadEvent.REVISIT_DUE,
                 lead=lead,
@@ -278,10 +281,16 @@ def lead_revisit_due_process(*, today: dt.date | None = None) -> int:
                     "revisit_on": revisit_on,
                     "reason": reason.pk if reason else None,
                     "reason_name": str(reason or ""),
-                    "task": task.pk,
                 },
             )
-            event_record(actor=None, kind=EventKind.CREATED, task=task, data={"title": task.title})
+            follow_up_create(
+                event=event,
+                owner=lead.owner,
+                title=_("Revisit %(name)s") % {"name": lead.name},
+                due_on=today,
+                priority=0,
+                lead=lead,
+            )
             done += 1
     return done
 
@@ -497,3 +506,187 @@ def lead_import(*, actor: User, rows: list[dict]) -> int:
         batch_size=1000,
     )
     return len(created)
+
+
+# --- ratings and follow-ups ----------------------------------------------------------------------
+
+
+def _classify_subject(lead: Lead | None, contact: Contact | None):
+    if (lead is None) == (contact is None):
+        raise TypeError("classify exactly one of lead= or contact=")
+    return lead if lead is not None else contact
+
+
+@transaction.atomic
+def prospect_classify(
+    *, actor: User, rating: Rating | None, lead: Lead | None = None, contact: Contact | None = None
+) -> Event:
+    """Classify a lead or contact with a rating (the one rule for profile, agenda and API).
+
+    A rating that applies a tag becomes the prospect's rating; an outcome rating leaves it as it
+    was; no rating clears it and schedules nothing. When the rating has a follow-up delay, the
+    follow-up task is created by a Celery task enqueued on commit, keyed by the event returned.
+    """
+    subject = _classify_subject(lead, contact)
+    if rating is not None and rating.archived:
+        raise ValidationError({"rating": [_("That rating has been archived; choose another.")]})
+    subject = type(subject).objects.select_for_update().get(pk=subject.pk)
+    if isinstance(subject, Lead):
+        _require_editable(subject)
+    old = subject.rating
+    if rating is None:
+        new = None
+    elif rating.applies_tag:
+        new = rating
+    else:
+        new = old
+    if new != old:
+        subject.rating = new
+        subject.save(update_fields=["rating", "updated_at"])
+    link = {"lead": subject} if isinstance(subject, Lead) else {"contact": subject}
+    event = event_record(
+        actor=actor,
+        kind=LeadEvent.CLASSIFIED,
+        data={
+            "rating": rating.pk if rating else None,
+            "rating_name": rating.name if rating else "",
+            "applies_tag": bool(rating and rating.applies_tag),
+            "follow_up_days": rating.follow_up_days if rating else None,
+            "priority": rating.order if rating else None,
+            "from": old.pk if old else None,
+            "to": new.pk if new else None,
+        },
+        **link,
+    )
+    if rating is not None and rating.follow_up_days is not None:
+        from leads.tasks import create_follow_up_task
+
+        transaction.on_commit(lambda: create_follow_up_task.delay(event.pk))
+    return event
+
+
+def follow_up_for_classification(*, event_id: int) -> Task | None:
+    """The follow-up a classification event asks for (idempotent; run by a Celery task).
+
+    Everything comes from the event, so a retry days later computes the same task: due *N days
+    after the day of the classification in the owner's time zone*, owned by the prospect's owner.
+    """
+    event = Event.objects.select_related("lead__owner", "contact__owner").get(pk=event_id)
+    days = event.data.get("follow_up_days")
+    if event.kind != LeadEvent.CLASSIFIED or days is None:
+        return None
+    subject = event.lead or event.contact
+    owner = subject.owner
+    return follow_up_create(
+        event=event,
+        owner=owner,
+        title=_("Follow up with %(name)s (%(rating)s)")
+        % {"name": subject.name, "rating": event.data.get("rating_name", "")},
+        due_on=user_today(owner, event.at) + dt.timedelta(days=days),
+        priority=event.data.get("priority") or 0,
+        lead=event.lead,
+        contact=event.contact,
+    )
+
+
+@transaction.atomic
+def task_complete_and_classify(
+    *, actor: User, task: Task, rating: Rating | None = None, note: str = ""
+) -> Task:
+    """Complete a task and, with a rating, classify the lead or contact it concerns.
+
+    A blank rating completes the task and schedules nothing.
+    """
+    if rating is not None and task.lead_id is None and task.contact_id is None:
+        raise ValidationError(
+            {"rating": [_("This task is not about a lead or a contact, so it cannot be rated.")]}
+        )
+    already_done = task.done
+    task = task_complete(actor=actor, task=task, note=note)
+    if rating is not None and not already_done:
+        if task.lead_id:
+            prospect_classify(actor=actor, rating=rating, lead=task.lead)
+        else:
+            prospect_classify(actor=actor, rating=rating, contact=task.contact)
+    return task
+
+
+RATING_FIELDS = ("name", "colour", "icon", "applies_tag", "follow_up_days")
+
+
+@transaction.atomic
+def rating_create(*, actor: User, name: str, **fields) -> Rating:
+    _require_admin(actor)
+    unknown = set(fields) - set(RATING_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    from django.db.models import Max
+
+    order = (Rating.objects.aggregate(m=Max("order"))["m"] or 0) + 1
+    rating = Rating(name=name.strip(), order=order, **fields)
+    _clean(rating)
+    rating.save()
+    event_record(
+        actor=actor,
+        kind=LeadEvent.RATING_CHANGED,
+        data={"action": "created", "rating": rating.pk, "name": rating.name},
+    )
+    return rating
+
+
+@transaction.atomic
+def rating_update(*, actor: User, rating: Rating, **fields) -> Rating:
+    _require_admin(actor)
+    unknown = set(fields) - set(RATING_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    if "name" in fields:
+        fields["name"] = fields["name"].strip()
+    changes = _apply(rating, fields)
+    if changes:
+        _clean(rating)
+        rating.save()
+        event_record(
+            actor=actor,
+            kind=LeadEvent.RATING_CHANGED,
+            data={"action": "updated", "rating": rating.pk, "changes": changes},
+        )
+    return rating
+
+
+@transaction.atomic
+def rating_archive(*, actor: User, rating: Rating) -> str:
+    """Archive a rating in use (prospects keep it, pickers hide it); remove an unused one."""
+    _require_admin(actor)
+    rating = Rating.objects.select_for_update().get(pk=rating.pk)
+    in_use = (
+        Lead.objects.filter(rating=rating).exists()
+        or Contact.objects.filter(rating=rating).exists()
+        or Event.objects.filter(kind=LeadEvent.CLASSIFIED, data__rating=rating.pk).exists()
+    )
+    data = {"rating": rating.pk, "name": rating.name}
+    if in_use:
+        if rating.archived_at is None:
+            rating.archived_at = timezone.now()
+            rating.save(update_fields=["archived_at"])
+            event_record(
+                actor=actor, kind=LeadEvent.RATING_CHANGED, data={"action": "archived", **data}
+            )
+        return "archived"
+    rating.delete()
+    event_record(actor=actor, kind=LeadEvent.RATING_CHANGED, data={"action": "deleted", **data})
+    return "deleted"
+
+
+@transaction.atomic
+def rating_reorder(*, actor: User, ids: list[int]) -> None:
+    _require_admin(actor)
+    ratings = {r.pk: r for r in Rating.objects.filter(archived_at__isnull=True)}
+    if sorted(ids) != sorted(ratings) or len(set(ids)) != len(ids):
+        raise ValidationError({"ids": [_("List every active rating exactly once.")]})
+    for i, pk in enumerate(ids):
+        ratings[pk].order = i
+    Rating.objects.bulk_update(ratings.values(), ["order"])
+    event_record(
+        actor=actor, kind=LeadEvent.RATING_CHANGED, data={"action": "reordered", "ids": ids}
+    )
