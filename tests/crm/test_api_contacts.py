@@ -50,6 +50,7 @@ def test_create(rep_api, rep):
         "account": account.pk,
         "owner": rep.pk,
         "tags": ["Newsletter", "VIP"],
+        "rating": None,
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
     }
