@@ -1,0 +1,110 @@
+"""Integration: a real Celery worker process on Redis creates follow-ups exactly once."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from crm.celery import app as celery_app
+from crm.models import Task
+from leads.models import Rating
+from leads.tasks import create_follow_up_task
+from tests.factories import LeadFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process():
+    """Start ``celery -A crm worker`` against the test database and this run's broker."""
+    if not settings.REDIS_URL:
+        pytest.fail("REDIS_URL must be set for the worker test")
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+    }
+    log = open(ROOT / "var" / "test-celery-worker.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "crm",
+            "worker",
+            "--pool=solo",
+            "-l",
+            "info",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        yield proc
+    finally:
+        celery_app.conf.task_always_eager = eager
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def _wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_classifying_through_the_api_yields_exactly_one_follow_up(
+    celery_worker_process, rep, rep_api
+):
+    lead = LeadFactory(owner=rep)
+    rating = Rating.objects.get(name="Promising prospect")
+    response = rep_api.post(
+        f"/api/v1/leads/{lead.pk}/classify/", {"rating": rating.pk}, format="json"
+    )
+    assert response.status_code == 200
+    assert _wait_for(lambda: Task.objects.filter(lead=lead).exists()), (
+        ROOT / "var" / "test-celery-worker.log"
+    ).read_text()[-3000:]
+    # the same message delivered again (a redelivery) must not create a second task
+    event_id = Task.objects.get(lead=lead).source_event_id
+    result_ids = [create_follow_up_task.delay(event_id).id for _ in range(2)]
+    assert all(result_ids)
+    time.sleep(3)  # let the worker drain the redeliveries
+    assert _wait_for(lambda: celery_worker_process.poll() is None, timeout=1)
+    tasks = list(Task.objects.filter(lead=lead))
+    assert len(tasks) == 1
+    assert tasks[0].is_follow_up and tasks[0].owner == rep
