@@ -339,3 +339,20 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class ReminderDigest(models.Model):
+    """One row per user and day a reminder digest was sent: makes the morning job idempotent."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    on = models.DateField()
+    task_count = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "on"], name="reminder_digest_once_a_day")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} {self.on}"

@@ -432,6 +432,52 @@ def follow_up_create(
     return task
 
 
+def task_reminders_send(*, today: dt.date | None = None) -> int:
+    """Morning job: email each active user whose open tasks are due today one digest.
+
+    Idempotent: a ``ReminderDigest`` row per user and day is written in the same transaction as
+    the sending, so a re-run (or a redelivered task) sends nothing twice. Returns the count sent.
+    """
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+
+    from crm.models import ReminderDigest
+
+    today = today or timezone.localdate()
+    due = (
+        Task.objects.filter(
+            done=False,
+            archived_at__isnull=True,
+            due_on=today,
+            owner__is_active=True,
+        )
+        .exclude(owner__email="")
+        .select_related("owner", "lead", "contact", "opportunity")
+        .order_by("owner_id", "priority", "id")
+    )
+    by_owner: dict[int, list[Task]] = {}
+    for task in due:
+        by_owner.setdefault(task.owner_id, []).append(task)
+    sent = 0
+    for tasks in by_owner.values():
+        owner = tasks[0].owner
+        with transaction.atomic():
+            _digest, created = ReminderDigest.objects.get_or_create(
+                user=owner, on=today, defaults={"task_count": len(tasks)}
+            )
+            if not created:
+                continue
+            context = {"user": owner, "tasks": tasks, "today": today}
+            send_mail(
+                subject=_("Your tasks for today (%(count)s)") % {"count": len(tasks)},
+                message=render_to_string("crm/email/reminder_digest.txt", context),
+                from_email=None,
+                recipient_list=[owner.email],
+            )
+        sent += 1
+    return sent
+
+
 # --- users and teams -----------------------------------------------------------------------------
 
 

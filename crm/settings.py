@@ -219,6 +219,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.tasks.clear_expired_sessions_task",
         "schedule": crontab(hour=3, minute=15),
     },
+    "task-reminders": {
+        "task": "crm.tasks.send_task_reminders_task",
+        "schedule": crontab(hour=env.int("REMINDER_HOUR", default=7), minute=30),
+    },
     "revisit-frozen-leads": {
         "task": "leads.tasks.revisit_frozen_leads_task",
         "schedule": crontab(hour=env.int("REVISIT_HOUR", default=6), minute=0),
