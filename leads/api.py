@@ -1,5 +1,6 @@
 """REST API of the leads app (API.md § Leads). Parse, call one service or selector, render."""
 
+from django.db.models import Count
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -313,29 +314,52 @@ class ReorderSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(), min_length=1)
 
 
-class DisqualificationReasonViewSet(ServiceViewSet):
-    """Reasons: everyone reads (``?archived=false`` for pickers), admins write.
+class OrderedArchivableViewSet(ServiceViewSet):
+    """Admin-ordered lists everyone reads (``?archived=false`` for pickers) and admins write.
 
-    DELETE archives a reason in use and removes an unused one (204 either way).
+    DELETE archives a row in use and removes an unused one (204 either way).
     """
 
     permission_classes = [permissions.IsAuthenticated, AdminWritesOnly]
-    serializer_class = DisqualificationReasonSerializer
     pagination_class = SinglePagePagination
     filterset_class = None
-    create_service = services.disqualification_reason_create
-    update_service = services.disqualification_reason_update
-    archive_service = services.disqualification_reason_delete
-    subject = "reason"
+    model = None
+    reorder_service = None
 
     def get_queryset(self):
+        qs = self.model.objects.order_by("archived_at", "order", "id")
         archived = self.request.query_params.get("archived")
-        qs = selectors.disqualification_reason_list(include_archived=True)
         if archived in ("false", "0"):
             qs = qs.filter(archived_at__isnull=True)
         elif archived in ("true", "1"):
             qs = qs.filter(archived_at__isnull=False)
         return qs
+
+    @extend_schema(parameters=[OpenApiParameter("archived", bool)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def _reorder(self, request):
+        params = ReorderSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        type(self).reorder_service(actor=request.user, ids=params.validated_data["ids"])
+        qs = self.get_queryset().filter(archived_at__isnull=True)
+        return Response(self.get_serializer(qs, many=True).data)
+
+
+class DisqualificationReasonViewSet(OrderedArchivableViewSet):
+    """Disqualification reasons, with how many leads use each."""
+
+    model = DisqualificationReason
+    serializer_class = DisqualificationReasonSerializer
+    create_service = services.disqualification_reason_create
+    update_service = services.disqualification_reason_update
+    archive_service = services.disqualification_reason_delete
+    reorder_service = services.disqualification_reason_reorder
+    subject = "reason"
+
+    def get_queryset(self):
+        return super().get_queryset().annotate(usage_count=Count("leads", distinct=True))
 
     def perform_create(self, serializer):
         reason = services.disqualification_reason_create(
@@ -351,22 +375,10 @@ class DisqualificationReasonViewSet(ServiceViewSet):
         )
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("archived", bool)],
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
     @extend_schema(request=ReorderSerializer, responses=DisqualificationReasonSerializer(many=True))
     @action(detail=False, methods=["post"])
     def reorder(self, request):
-        params = ReorderSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        services.disqualification_reason_reorder(
-            actor=request.user, ids=params.validated_data["ids"]
-        )
-        qs = selectors.disqualification_reason_list()
-        return Response(DisqualificationReasonSerializer(qs, many=True).data)
+        return self._reorder(request)
 
 
 class LeadSettingsSerializer(serializers.Serializer):
@@ -482,39 +494,18 @@ class RatingSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "order", "archived"]
 
 
-class RatingViewSet(ServiceViewSet):
-    """Ratings: everyone reads (``?archived=false`` for pickers), admins write.
+class RatingViewSet(OrderedArchivableViewSet):
+    """Ratings: classifications (apply a tag) and outcomes, with their follow-up delays."""
 
-    DELETE archives a rating in use and removes an unused one (204 either way).
-    """
-
-    permission_classes = [permissions.IsAuthenticated, AdminWritesOnly]
+    model = Rating
     serializer_class = RatingSerializer
-    pagination_class = SinglePagePagination
-    filterset_class = None
     create_service = services.rating_create
     update_service = services.rating_update
     archive_service = services.rating_archive
+    reorder_service = services.rating_reorder
     subject = "rating"
-
-    def get_queryset(self):
-        qs = Rating.objects.order_by("archived_at", "order", "id")
-        archived = self.request.query_params.get("archived")
-        if archived in ("false", "0"):
-            qs = qs.filter(archived_at__isnull=True)
-        elif archived in ("true", "1"):
-            qs = qs.filter(archived_at__isnull=False)
-        return qs
-
-    @extend_schema(parameters=[OpenApiParameter("archived", bool)])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
 
     @extend_schema(request=ReorderSerializer, responses=RatingSerializer(many=True))
     @action(detail=False, methods=["post"])
     def reorder(self, request):
-        params = ReorderSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        services.rating_reorder(actor=request.user, ids=params.validated_data["ids"])
-        qs = Rating.objects.filter(archived_at__isnull=True).order_by("order", "id")
-        return Response(RatingSerializer(qs, many=True).data)
+        return self._reorder(request)

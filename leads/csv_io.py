@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from crm.models import CompanySize, User
 from leads.models import Lead
+from leads.services import LEAD_FIELDS
 
 EXPORT_COLUMNS = [
     "id",
@@ -38,19 +39,7 @@ EXPORT_COLUMNS = [
     "revisit_on",
     "created_at",
 ]
-IMPORT_COLUMNS = [
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "email",
-    "phone",
-    "source",
-    "industry",
-    "country",
-    "company_size",
-    "owner",
-]
+IMPORT_COLUMNS = list(LEAD_FIELDS)  # owner is a username in the file
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 10_000
 

@@ -9,19 +9,9 @@ from crm.forms import DateInput, ServiceForm, _owner_field
 from crm.models import CompanySize, User
 from leads import selectors
 from leads.csv_io import MAX_IMPORT_BYTES
+from leads.services import LEAD_FIELDS
 
-LEAD_FORM_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "email",
-    "phone",
-    "source",
-    "industry",
-    "country",
-    "company_size",
-)
+LEAD_FORM_FIELDS = tuple(f for f in LEAD_FIELDS if f != "owner")
 
 
 class LeadForm(ServiceForm):

@@ -401,16 +401,47 @@ def lead_convert(*, actor: User, lead: Lead, account_name: str | None = None) ->
     return ConversionResult(lead=lead, account=account, contact=contact)
 
 
+# --- admin-ordered, archivable lists (reasons and ratings) ---------------------------------------
+
+
+def _next_order(model) -> int:
+    from django.db.models import Max
+
+    return (model.objects.aggregate(m=Max("order"))["m"] or 0) + 1
+
+
+def _archive_or_delete(*, actor: User, obj, in_use: bool, event_kind: str, key: str) -> str:
+    """Archive a row that records use (it stays in their history); remove an unused one."""
+    data = {key: obj.pk, "name": obj.name}
+    if in_use:
+        if obj.archived_at is None:
+            obj.archived_at = timezone.now()
+            obj.save(update_fields=["archived_at"])
+            event_record(actor=actor, kind=event_kind, data={"action": "archived", **data})
+        return "archived"
+    obj.delete()
+    event_record(actor=actor, kind=event_kind, data={"action": "deleted", **data})
+    return "deleted"
+
+
+def _reorder(*, actor: User, model, ids: list[int], event_kind: str, message: str) -> None:
+    """Set the order of the active rows to the given id order (every one listed exactly once)."""
+    rows = {r.pk: r for r in model.objects.select_for_update().filter(archived_at__isnull=True)}
+    if sorted(ids) != sorted(rows) or len(set(ids)) != len(ids):
+        raise ValidationError({"ids": [message]})
+    for i, pk in enumerate(ids):
+        rows[pk].order = i
+    model.objects.bulk_update(rows.values(), ["order"])
+    event_record(actor=actor, kind=event_kind, data={"action": "reordered", "ids": ids})
+
+
 # --- reasons -------------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def disqualification_reason_create(*, actor: User, name: str) -> DisqualificationReason:
     _require_admin(actor)
-    from django.db.models import Max
-
-    order = (DisqualificationReason.objects.aggregate(m=Max("order"))["m"] or 0) + 1
-    reason = DisqualificationReason(name=name.strip(), order=order)
+    reason = DisqualificationReason(name=name.strip(), order=_next_order(DisqualificationReason))
     _clean(reason)
     reason.save()
     event_record(
@@ -451,32 +482,21 @@ def disqualification_reason_delete(*, actor: User, reason: DisqualificationReaso
         Lead.objects.filter(disqualification_reason=reason).exists()
         or LeadDisqualification.objects.filter(reason=reason).exists()
     )
-    data = {"reason": reason.pk, "name": reason.name}
-    if in_use:
-        if reason.archived_at is None:
-            reason.archived_at = timezone.now()
-            reason.save(update_fields=["archived_at"])
-            event_record(
-                actor=actor, kind=LeadEvent.REASON_CHANGED, data={"action": "archived", **data}
-            )
-        return "archived"
-    reason.delete()
-    event_record(actor=actor, kind=LeadEvent.REASON_CHANGED, data={"action": "deleted", **data})
-    return "deleted"
+    return _archive_or_delete(
+        actor=actor, obj=reason, in_use=in_use, event_kind=LeadEvent.REASON_CHANGED, key="reason"
+    )
 
 
 @transaction.atomic
 def disqualification_reason_reorder(*, actor: User, ids: list[int]) -> None:
     """Set the order of the active reasons to the given id order."""
     _require_admin(actor)
-    reasons = {r.pk: r for r in DisqualificationReason.objects.filter(archived_at__isnull=True)}
-    if sorted(ids) != sorted(reasons) or len(set(ids)) != len(ids):
-        raise ValidationError({"ids": [_("List every active reason exactly once.")]})
-    for i, pk in enumerate(ids):
-        reasons[pk].order = i
-    DisqualificationReason.objects.bulk_update(reasons.values(), ["order"])
-    event_record(
-        actor=actor, kind=LeadEvent.REASON_CHANGED, data={"action": "reordered", "ids": ids}
+    _reorder(
+        actor=actor,
+        model=DisqualificationReason,
+        ids=ids,
+        event_kind=LeadEvent.REASON_CHANGED,
+        message=_("List every active reason exactly once."),
     )
 
 
@@ -620,10 +640,7 @@ def rating_create(*, actor: User, name: str, **fields) -> Rating:
     unknown = set(fields) - set(RATING_FIELDS)
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
-    from django.db.models import Max
-
-    order = (Rating.objects.aggregate(m=Max("order"))["m"] or 0) + 1
-    rating = Rating(name=name.strip(), order=order, **fields)
+    rating = Rating(name=name.strip(), order=_next_order(Rating), **fields)
     _clean(rating)
     rating.save()
     event_record(
@@ -664,29 +681,18 @@ def rating_archive(*, actor: User, rating: Rating) -> str:
         or Contact.objects.filter(rating=rating).exists()
         or Event.objects.filter(kind=LeadEvent.CLASSIFIED, data__rating=rating.pk).exists()
     )
-    data = {"rating": rating.pk, "name": rating.name}
-    if in_use:
-        if rating.archived_at is None:
-            rating.archived_at = timezone.now()
-            rating.save(update_fields=["archived_at"])
-            event_record(
-                actor=actor, kind=LeadEvent.RATING_CHANGED, data={"action": "archived", **data}
-            )
-        return "archived"
-    rating.delete()
-    event_record(actor=actor, kind=LeadEvent.RATING_CHANGED, data={"action": "deleted", **data})
-    return "deleted"
+    return _archive_or_delete(
+        actor=actor, obj=rating, in_use=in_use, event_kind=LeadEvent.RATING_CHANGED, key="rating"
+    )
 
 
 @transaction.atomic
 def rating_reorder(*, actor: User, ids: list[int]) -> None:
     _require_admin(actor)
-    ratings = {r.pk: r for r in Rating.objects.filter(archived_at__isnull=True)}
-    if sorted(ids) != sorted(ratings) or len(set(ids)) != len(ids):
-        raise ValidationError({"ids": [_("List every active rating exactly once.")]})
-    for i, pk in enumerate(ids):
-        ratings[pk].order = i
-    Rating.objects.bulk_update(ratings.values(), ["order"])
-    event_record(
-        actor=actor, kind=LeadEvent.RATING_CHANGED, data={"action": "reordered", "ids": ids}
+    _reorder(
+        actor=actor,
+        model=Rating,
+        ids=ids,
+        event_kind=LeadEvent.RATING_CHANGED,
+        message=_("List every active rating exactly once."),
     )

@@ -30,15 +30,28 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+def _private_broker_url() -> str:
+    """This run's Redis, another database: cache flushes elsewhere cannot eat the queue."""
+    base = settings.REDIS_URL.rsplit("/", 1)[0]
+    return f"{base}/14"
+
+
+def _use_broker(url: str) -> None:
+    celery_app.conf.broker_url = url
+    celery_app._pool = None  # the connection pools are built lazily from broker_url
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def celery_worker_process():
-    """Start ``celery -A crm worker`` against the test database and this run's broker."""
+    """Start ``celery -A crm worker`` against the test database and a private broker."""
     if not settings.REDIS_URL:
         pytest.fail("REDIS_URL must be set for the worker test")
+    broker = _private_broker_url()
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
+        "REDIS_URL": broker,
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
     log = open(ROOT / "var" / "test-celery-worker.log", "w")  # noqa: SIM115
@@ -63,12 +76,14 @@ def celery_worker_process():
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    eager = celery_app.conf.task_always_eager
+    eager, previous_broker = celery_app.conf.task_always_eager, celery_app.conf.broker_url
     celery_app.conf.task_always_eager = False
+    _use_broker(broker)
     try:
         yield proc
     finally:
         celery_app.conf.task_always_eager = eager
+        _use_broker(previous_broker)
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
