@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("settings/leads/", include("leads.urls_settings")),
+    path("settings/ratings/", include("leads.urls_ratings")),
     path("reports/disqualification/", include("leads.urls_reports")),
     path("", include("crm.urls_web")),
 ]
