@@ -49,6 +49,7 @@ class ContactFilter(SearchFilterSet):
     search_fields = ("first_name", "last_name", "email", "phone", "account__name")
     owner = IdFilter(field_name="owner_id", label=_("Owner"))
     account = IdFilter(field_name="account_id", label=_("Account"))
+    rating = IdFilter(field_name="rating_id", label=_("Rating"))
     tag = df.CharFilter(
         field_name="tags__name", lookup_expr="iexact", label=_("Tag"), distinct=True
     )
@@ -59,7 +60,7 @@ class ContactFilter(SearchFilterSet):
 
     class Meta:
         model = Contact
-        fields = ["q", "owner", "account", "tag"]
+        fields = ["q", "owner", "account", "rating", "tag"]
 
 
 class TaskFilter(SearchFilterSet):

@@ -15,7 +15,7 @@ def account_list(*, user: User) -> QuerySet[Account]:
 def contact_list(*, user: User) -> QuerySet[Contact]:
     return (
         access.visible_contacts(user)
-        .select_related("owner", "account")
+        .select_related("owner", "account", "rating")
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
     )
 

@@ -26,6 +26,7 @@ urlpatterns = [
     path("contacts/<int:pk>/", views.contact_detail, name="contact-detail"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact-edit"),
     path("contacts/<int:pk>/archive/", views.contact_archive, name="contact-archive"),
+    path("contacts/<int:pk>/classify/", views.contact_classify, name="contact-classify"),
     # tasks
     path("tasks/", views.task_list, name="task-list"),
     path("tasks/new/", views.task_create, name="task-create"),

@@ -39,6 +39,13 @@ from crm.web import (
     safe_next,
     timeline_context,
 )
+from leads import services as lead_services
+from leads.forms_ratings import (
+    ClassifyForm,
+    classification_choices,
+    classify_result_message,
+    rating_filter_choices,
+)
 
 # --- agenda --------------------------------------------------------------------------------------
 
@@ -171,6 +178,7 @@ def contact_list(request):
     fs.form.fields["account"].widget = djforms.Select(
         choices=[("", _("Any"))] + [(str(a.pk), a.name) for a in accounts]
     )
+    fs.form.fields["rating"].widget = djforms.Select(choices=rating_filter_choices())
     return list_page(
         request,
         template="crm/contacts/list.html",
@@ -180,6 +188,7 @@ def contact_list(request):
             (_("Email"), "email"),
             (_("Phone"), None),
             (_("Account"), None),
+            (_("Rating"), None),
             (_("Tags"), None),
             (_("Owner"), None),
         ],
@@ -187,9 +196,18 @@ def contact_list(request):
     )
 
 
+def _classify_form(contact: Contact, data=None) -> ClassifyForm:
+    return ClassifyForm(
+        data, ratings=classification_choices(), current=contact.rating, auto_id="classify-%s"
+    )
+
+
 @login_required
 def contact_detail(request, pk):
-    contact = _visible_contact(request, pk)
+    return _contact_page(request, _visible_contact(request, pk))
+
+
+def _contact_page(request, contact: Contact, classify_form: ClassifyForm | None = None):
     account_visible = contact.account_id is not None and access.can_see(
         request.user, contact.account
     )
@@ -203,9 +221,29 @@ def contact_detail(request, pk):
             "contact": contact,
             "account_visible": account_visible,
             "tasks": tasks,
+            "classify_form": classify_form or _classify_form(contact),
             **timeline_context(request, contact.name, contact=contact),
         },
+        status=400 if classify_form is not None and classify_form.errors else 200,
     )
+
+
+@login_required
+@require_POST
+def contact_classify(request, pk):
+    """The "Rating" picker of the contact page: a classification, or none (clears it)."""
+    contact = _visible_contact(request, pk)
+    form = _classify_form(contact, request.POST)
+    event = run_service(
+        form,
+        lambda: lead_services.prospect_classify(
+            actor=request.user, rating=form.cleaned_data["rating"], contact=contact
+        ),
+    )
+    if event is None:
+        return _contact_page(request, contact, classify_form=form)
+    messages.success(request, classify_result_message(form.cleaned_data["rating"], subject=contact))
+    return redirect("contact-detail", pk=contact.pk)
 
 
 @login_required

@@ -216,6 +216,7 @@ _ARCHIVED = {
 }
 _TASK_DONE = gettext_lazy("%(actor)s marked the task “%(name)s” as done.")
 _TASK_REOPENED = gettext_lazy("%(actor)s reopened the task “%(name)s”.")
+_TASK_SUPERSEDED = gettext_lazy("The follow-up “%(name)s” was replaced by a newer one.")
 _OTHER = gettext_lazy("%(actor)s: %(what)s.")
 
 
@@ -342,6 +343,8 @@ def describe_events(events: list[Event], *, user: User, subject_name: str = "") 
                 details.append(_("Note: %(note)s") % {"note": event.data["note"]})
         elif kind == EventKind.REOPENED and subject == "task":
             summary = _TASK_REOPENED % params
+        elif kind == EventKind.SUPERSEDED and subject == "task":
+            summary = _TASK_SUPERSEDED % params
         elif kind in EVENT_DESCRIBERS:
             summary, details = EVENT_DESCRIBERS[kind](event, params)
         else:

@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.filters import SearchFilterSet
+from crm.filters import IdFilter, SearchFilterSet
 from leads.models import Lead, LeadStatus
 
 
@@ -19,7 +19,11 @@ class LeadFilter(SearchFilterSet):
     disqualification_reason = df.NumberFilter(
         field_name="disqualification_reason_id", label=_("Disqualification reason")
     )
+    rating = IdFilter(field_name="rating_id", label=_("Rating"))
     frozen = df.BooleanFilter(method="filter_frozen", label=_("Frozen"))
+    sales_ready = df.BooleanFilter(label=_("Sales-ready"))
+    score_min = df.NumberFilter(field_name="score", lookup_expr="gte", label=_("Score at least"))
+    score_max = df.NumberFilter(field_name="score", lookup_expr="lte", label=_("Score at most"))
     created_after = df.DateFilter(method="filter_created", label=_("Created on or after"))
     created_before = df.DateFilter(method="filter_created", label=_("Created on or before"))
     sort = df.OrderingFilter(
@@ -29,6 +33,7 @@ class LeadFilter(SearchFilterSet):
             ("created_at", "created"),
             ("revisit_on", "revisit"),
             ("status", "status"),
+            ("score", "score"),
         ),
         label=_("Sort"),
     )
@@ -41,7 +46,11 @@ class LeadFilter(SearchFilterSet):
             "owner",
             "source",
             "disqualification_reason",
+            "rating",
             "frozen",
+            "sales_ready",
+            "score_min",
+            "score_max",
             "created_after",
             "created_before",
         ]

@@ -33,7 +33,28 @@ def classification_choices() -> list[Rating]:
     return [r for r in rating_choices() if r.applies_tag]
 
 
+def rating_filter_choices() -> list[tuple[str, str]]:
+    """The "Rating" filter of the lead and contact lists: every rating, archived ones labelled."""
+    ratings = Rating.objects.order_by("archived_at", "order", "id")
+    return [("", _("Any"))] + [
+        (str(r.pk), _("%(name)s (archived)") % {"name": r.name} if r.archived else r.name)
+        for r in ratings
+    ]
+
+
 # --- sentences -----------------------------------------------------------------------------------
+
+
+def follow_up_delay(rating: Rating) -> str:
+    """ "in 14 days", "no follow-up": what a rating schedules, for pickers."""
+    days = rating.follow_up_days
+    if days is None:
+        return _("no follow-up")
+    if days == 0:
+        return _("follow-up today")
+    return ngettext("follow-up in %(days)s day", "follow-up in %(days)s days", days) % {
+        "days": days
+    }
 
 
 def follow_up_message(rating: Rating | None, *, owner: User) -> str:
@@ -62,6 +83,13 @@ def classified_message(rating: Rating | None, *, name: str) -> str:
     if rating.applies_tag:
         return _("%(name)s classified as %(rating)s.") % {"name": name, "rating": rating.name}
     return _("Outcome for %(name)s: %(rating)s.") % {"name": name, "rating": rating.name}
+
+
+def classify_result_message(rating: Rating | None, *, subject) -> str:
+    """After classifying a lead or contact: what happened to its tag, and the follow-up."""
+    return f"{classified_message(rating, name=subject.name)} " + follow_up_message(
+        rating, owner=subject.owner
+    )
 
 
 # --- Settings > Ratings --------------------------------------------------------------------------
@@ -145,7 +173,14 @@ class _RatingPickForm(ServiceForm):
 class ClassifyForm(_RatingPickForm):
     """The "Rating" picker of a lead's or contact's page: the classifications, or none."""
 
-    rating = forms.ChoiceField(label=gettext_lazy("Rating"), required=False)
+    rating = forms.ChoiceField(
+        label=gettext_lazy("Rating"),
+        required=False,
+        help_text=gettext_lazy(
+            "Saving schedules the rating's follow-up task, if it has one. "
+            "“No rating” clears it and schedules nothing."
+        ),
+    )
 
     def __init__(self, *args, ratings: list[Rating], current: Rating | None = None, **kwargs):
         if current is not None and all(r.pk != current.pk for r in ratings):
@@ -153,7 +188,12 @@ class ClassifyForm(_RatingPickForm):
         kwargs.setdefault("initial", {"rating": str(current.pk) if current else ""})
         super().__init__(*args, ratings=ratings, **kwargs)
         self.fields["rating"].choices = [("", _("No rating"))] + [
-            (str(r.pk), _("%(name)s (archived)") % {"name": r.name} if r.archived else r.name)
+            (
+                str(r.pk),
+                _("%(name)s (archived)") % {"name": r.name}
+                if r.archived
+                else _("%(name)s (%(delay)s)") % {"name": r.name, "delay": follow_up_delay(r)},
+            )
             for r in ratings
         ]
 

@@ -15,7 +15,7 @@ from leads.models import DisqualificationReason, Lead, LeadDisqualification, Lea
 
 
 def lead_list(*, user: User) -> QuerySet[Lead]:
-    return access.visible_leads(user).select_related("owner", "disqualification_reason")
+    return access.visible_leads(user).select_related("owner", "disqualification_reason", "rating")
 
 
 def lead_get(*, user: User, pk: int) -> Lead:

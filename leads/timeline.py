@@ -3,6 +3,7 @@
 from django.utils.dateparse import parse_date
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leads.models import LeadEvent
 
@@ -45,7 +46,39 @@ def _imported(event, params):
     return _("%(actor)s imported the lead from a CSV file.") % params, []
 
 
+def _classified(event, params):
+    """A lead's or contact's classification: its new tag, an outcome, or the rating cleared."""
+    data = event.data
+    name = data.get("rating_name") or ""
+    days = data.get("follow_up_days")
+    lead = bool(event.lead_id)
+    if not data.get("rating"):
+        if lead:
+            return _("%(actor)s cleared the rating of the lead.") % params, []
+        return _("%(actor)s cleared the rating of the contact.") % params, []
+    if days is None:
+        follow_up = _("no follow-up")
+    elif days == 0:
+        follow_up = _("follow-up today")
+    else:
+        follow_up = ngettext("follow-up in %(days)s day", "follow-up in %(days)s days", days) % {
+            "days": days
+        }
+    values = {**params, "rating": name, "follow_up": follow_up}
+    if data.get("applies_tag"):
+        if lead:
+            summary = _("%(actor)s classified the lead as %(rating)s (%(follow_up)s).")
+        else:
+            summary = _("%(actor)s classified the contact as %(rating)s (%(follow_up)s).")
+    elif lead:
+        summary = _("%(actor)s rated the lead: %(rating)s (%(follow_up)s).")
+    else:
+        summary = _("%(actor)s rated the contact: %(rating)s (%(follow_up)s).")
+    return summary % values, []
+
+
 DESCRIBERS = {
+    LeadEvent.CLASSIFIED: _classified,
     LeadEvent.DISQUALIFIED: _disqualified,
     LeadEvent.REQUALIFIED: _requalified,
     LeadEvent.REVISIT_DUE: _revisit_due,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.lead_edit, name="lead-edit"),
     path("<int:pk>/disqualify/", views.lead_disqualify, name="lead-disqualify"),
     path("<int:pk>/requalify/", views.lead_requalify, name="lead-requalify"),
+    path("<int:pk>/classify/", views.lead_classify, name="lead-classify"),
     path("<int:pk>/convert/", views.lead_convert, name="lead-convert"),
     path("<int:pk>/archive/", views.lead_archive, name="lead-archive"),
 ]

@@ -40,6 +40,12 @@ from leads.forms import (
     LeadCreateForm,
     LeadForm,
 )
+from leads.forms_ratings import (
+    ClassifyForm,
+    classification_choices,
+    classify_result_message,
+    rating_filter_choices,
+)
 from leads.models import DisqualificationReason, Lead, LeadDisqualification
 
 IMPORT_SESSION_KEY = "leads_import_csv"
@@ -74,6 +80,7 @@ def lead_list(request):
             for r in reasons
         ]
     )
+    fields["rating"].widget = djforms.Select(choices=rating_filter_choices())
     fields["frozen"].widget = djforms.Select(
         choices=[("", _("Any")), ("true", _("Frozen only")), ("false", _("Not frozen"))]
     )
@@ -90,6 +97,7 @@ def lead_list(request):
             (_("Name"), "name"),
             (_("Company"), "company"),
             (_("Status"), "status"),
+            (_("Rating"), None),
             (_("Reason"), None),
             (_("Revisit on"), "revisit"),
             (_("Source"), None),
@@ -173,9 +181,18 @@ def lead_edit(request, pk):
 # --- detail and actions --------------------------------------------------------------------------
 
 
+def _classify_form(lead: Lead, data=None) -> ClassifyForm:
+    return ClassifyForm(
+        data, ratings=classification_choices(), current=lead.rating, auto_id="classify-%s"
+    )
+
+
 @login_required
 def lead_detail(request, pk):
-    lead = _visible_lead(request, pk)
+    return _detail_page(request, _visible_lead(request, pk))
+
+
+def _detail_page(request, lead: Lead, classify_form: ClassifyForm | None = None) -> HttpResponse:
     history = list(
         LeadDisqualification.objects.filter(lead=lead).select_related("reason", "actor")[:20]
     )
@@ -183,6 +200,7 @@ def lead_detail(request, pk):
     context = {
         "lead": lead,
         "disqualify_form": _disqualify_form(),
+        "classify_form": None if lead.is_read_only else classify_form or _classify_form(lead),
         "history": history,
         "tasks": tasks,
         "nav_section": "leads",
@@ -194,7 +212,34 @@ def lead_detail(request, pk):
             .filter(pk=lead.converted_contact_id)
             .exists()
         )
-    return render(request, "leads/detail.html", context)
+    return render(
+        request,
+        "leads/detail.html",
+        context,
+        status=400 if classify_form is not None and classify_form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def lead_classify(request, pk):
+    """The "Rating" picker of the lead page: a classification, or none (clears it)."""
+    lead = _visible_lead(request, pk)
+    if lead.is_read_only:
+        messages.error(request, _("A converted lead is read-only."))
+        return redirect("lead-detail", pk=lead.pk)
+    form = _classify_form(lead, request.POST)
+    event = run_service(
+        form,
+        lambda: services.prospect_classify(
+            actor=request.user, rating=form.cleaned_data["rating"], lead=lead
+        ),
+    )
+    if event is None:
+        return _detail_page(request, lead, classify_form=form)
+    rating = form.cleaned_data["rating"]
+    messages.success(request, classify_result_message(rating, subject=lead))
+    return redirect("lead-detail", pk=lead.pk)
 
 
 @login_required
