@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.models import CompanySize, User
-from leads.models import Lead
+from leads.models import Answer, Lead, Timeline
 from leads.services import LEAD_FIELDS
 
 EXPORT_COLUMNS = [
@@ -32,6 +32,11 @@ EXPORT_COLUMNS = [
     "industry",
     "country",
     "company_size",
+    "budget",
+    "authority",
+    "need",
+    "timeline",
+    "score",
     "status",
     "owner",
     "disqualification_reason",
@@ -73,6 +78,11 @@ def csv_export_rows(leads: QuerySet[Lead]) -> Iterator[str]:
         "industry",
         "country",
         "company_size",
+        "budget",
+        "authority",
+        "need",
+        "timeline",
+        "score",
         "status",
         "owner__username",
         "disqualification_reason__name",
@@ -99,6 +109,10 @@ class LeadImportRowForm(forms.Form):
     industry = forms.CharField(max_length=100, required=False)
     country = forms.CharField(max_length=100, required=False)
     company_size = forms.ChoiceField(choices=[("", ""), *CompanySize.choices], required=False)
+    budget = forms.ChoiceField(choices=[("", ""), *Answer.choices], required=False)
+    authority = forms.ChoiceField(choices=[("", ""), *Answer.choices], required=False)
+    need = forms.ChoiceField(choices=[("", ""), *Answer.choices], required=False)
+    timeline = forms.ChoiceField(choices=[("", ""), *Timeline.choices], required=False)
     owner = forms.CharField(
         required=False,
         help_text=gettext_lazy("Username of the owner; empty means you."),
@@ -107,6 +121,13 @@ class LeadImportRowForm(forms.Form):
     def __init__(self, *args, owners: dict[str, User], **kwargs):
         self.owners = owners
         super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        for name in ("budget", "authority", "need", "timeline"):
+            if not data.get(name):
+                data[name] = "unknown"
+        return data
 
     def clean_owner(self):
         username = self.cleaned_data["owner"].strip()

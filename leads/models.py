@@ -16,6 +16,24 @@ class LeadStatus(models.TextChoices):
     CONVERTED = "converted", _("Converted")
 
 
+class Answer(models.TextChoices):
+    """Budget, Authority and Need answers of the discovery call."""
+
+    YES = "yes", _("Yes")
+    NO = "no", _("No")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class Timeline(models.TextChoices):
+    """When the prospect plans to buy (in this order: sooner first)."""
+
+    LT_3M = "lt_3m", _("Within 3 months")
+    M3_6 = "3_6m", _("In 3 to 6 months")
+    M6_12 = "6_12m", _("In 6 to 12 months")
+    GT_12M = "gt_12m", _("In more than 12 months")
+    UNKNOWN = "unknown", _("Unknown")
+
+
 class DisqualificationReason(models.Model):
     """An admin-defined reason. Archived (never deleted) once a lead has used it."""
 
@@ -147,6 +165,21 @@ class Lead(OwnedRecord):
         related_name="leads",
         verbose_name=_("rating"),
     )
+    budget = models.CharField(
+        _("budget"), max_length=10, choices=Answer.choices, default=Answer.UNKNOWN
+    )
+    authority = models.CharField(
+        _("authority"), max_length=10, choices=Answer.choices, default=Answer.UNKNOWN
+    )
+    need = models.CharField(
+        _("need"), max_length=10, choices=Answer.choices, default=Answer.UNKNOWN
+    )
+    timeline = models.CharField(
+        _("timeline"), max_length=10, choices=Timeline.choices, default=Timeline.UNKNOWN
+    )
+    #: Kept by the services (scoring.services): the sum of the points of the matching criteria.
+    score = models.IntegerField(_("score"), default=0)
+    sales_ready = models.BooleanField(_("sales-ready"), default=False)
     converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
     converted_account = models.ForeignKey(
         "crm.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -165,6 +198,8 @@ class Lead(OwnedRecord):
             models.Index(fields=["source"]),
             models.Index(fields=["disqualification_reason"]),
             models.Index(fields=["rating"]),
+            models.Index(fields=["score"]),
+            models.Index(fields=["sales_ready", "status"]),
             models.Index(fields=["created_at"]),
             models.Index(
                 fields=["revisit_on"],
@@ -232,6 +267,7 @@ class LeadEvent(models.TextChoices):
     CONVERTED = "converted", _("Converted")
     IMPORTED = "imported", _("Imported")
     CLASSIFIED = "classified", _("Classified")
+    QUALIFIED = "qualified", _("Qualified")
     RATING_CHANGED = "rating_changed", _("Rating changed")
     SETTINGS_CHANGED = "lead_settings_changed", _("Lead settings changed")
     REASON_CHANGED = "disqualification_reason_changed", _("Disqualification reason changed")

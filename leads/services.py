@@ -33,6 +33,7 @@ from leads.models import (
     LeadStatus,
     Rating,
 )
+from scoring import services as scoring
 
 LEAD_FIELDS = (
     "first_name",
@@ -45,9 +46,20 @@ LEAD_FIELDS = (
     "industry",
     "country",
     "company_size",
+    "budget",
+    "authority",
+    "need",
+    "timeline",
     "owner",
 )
-_TEXT_FIELDS = set(LEAD_FIELDS) - {"owner", "company_size"}
+_TEXT_FIELDS = set(LEAD_FIELDS) - {
+    "owner",
+    "company_size",
+    "budget",
+    "authority",
+    "need",
+    "timeline",
+}
 
 
 def _require_admin(actor: User) -> None:
@@ -98,8 +110,10 @@ def lead_create(*, actor: User, owner: User | None = None, **fields) -> Lead:
     _validate_owner(owner)
     lead = Lead(owner=owner, **_strip(fields))
     _clean(lead)
+    scoring.lead_score_apply(lead)
     lead.save()
     event_record(actor=actor, kind=EventKind.CREATED, lead=lead, data={"name": lead.name})
+    scoring.lead_auto_qualify(lead=lead)
     return lead
 
 
@@ -115,8 +129,11 @@ def lead_update(*, actor: User, lead: Lead, **fields) -> Lead:
     changes = _apply(lead, _strip(fields))
     if changes:
         _clean(lead)
+        rescored = bool(scoring.SCORED_FIELDS & set(changes)) and scoring.lead_score_apply(lead)
         lead.save()
         _record_update(actor=actor, subject_kw={"lead": lead}, changes=changes)
+        if rescored:
+            scoring.lead_auto_qualify(lead=lead)
     return lead
 
 
@@ -508,6 +525,7 @@ def lead_import(*, actor: User, rows: list[dict]) -> int:
     """Create leads from validated import rows in one transaction, one event per lead."""
     from crm.models import Event
 
+    rules, threshold = scoring.rules_get(), scoring.scoring_settings_get().threshold
     leads = []
     for data in rows:
         data = dict(data)
@@ -515,6 +533,7 @@ def lead_import(*, actor: User, rows: list[dict]) -> int:
         _validate_owner(owner)
         lead = Lead(owner=owner, **_strip(data))
         _clean(lead)
+        scoring.lead_score_apply(lead, rules=rules, threshold=threshold)
         leads.append(lead)
     # Ids come back from the INSERT (Postgres, SQLite ≥ 3.35), so events need no extra reads.
     created = Lead.objects.bulk_create(leads, batch_size=1000)

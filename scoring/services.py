@@ -1,0 +1,305 @@
+"""Scoring writes: criteria, settings, a lead's score, and set-based rescoring jobs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.db.models import F, Max, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import access
+from crm.models import Event, User
+from crm.services import _apply, _clean, event_record
+from leads.models import Lead, LeadEvent, LeadStatus
+from scoring.engine import Rule, sales_ready_expression, score_expression, score_lead
+from scoring.models import Criterion, JobStatus, RescoreJob, ScoringSettings
+
+#: Statuses whose score is kept up to date; a disqualified or converted lead is never changed.
+SCORED_STATUSES = (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED)
+#: Statuses auto-qualify may move to ``qualified`` (scoring never disqualifies anyone).
+QUALIFIABLE = (LeadStatus.NEW, LeadStatus.WORKING)
+SCORED_FIELDS = frozenset(
+    {
+        "budget",
+        "authority",
+        "need",
+        "timeline",
+        "country",
+        "industry",
+        "company_size",
+        "title",
+        "source",
+    }
+)
+CHUNK_SIZE = 10_000
+_LOCK_KEY = 73011  # pg_advisory_lock key serializing rescore runs
+
+
+def _require_admin(actor: User) -> None:
+    if not access.is_admin(actor):
+        raise PermissionDenied(_("Only administrators can do this."))
+
+
+def scoring_settings_get() -> ScoringSettings:
+    obj, _created = ScoringSettings.objects.get_or_create(pk=1)
+    return obj
+
+
+def rules_get() -> list[Rule]:
+    return [Rule.of(c) for c in Criterion.objects.order_by("id")]
+
+
+# --- one lead ------------------------------------------------------------------------------------
+
+
+def lead_score_apply(lead: Lead, *, rules: list[Rule] | None = None, threshold=None) -> bool:
+    """Set ``score`` and ``sales_ready`` on the (unsaved) lead; True when they changed."""
+    if lead.status not in SCORED_STATUSES:
+        return False
+    rules = rules_get() if rules is None else rules
+    threshold = scoring_settings_get().threshold if threshold is None else threshold
+    score, _breakdown = score_lead(lead, rules)
+    ready = score >= threshold
+    changed = (lead.score, lead.sales_ready) != (score, ready)
+    lead.score, lead.sales_ready = score, ready
+    return changed
+
+
+def lead_auto_qualify(*, lead: Lead) -> bool:
+    """With auto-qualify on, a new or working lead at the threshold becomes ``qualified``."""
+    if not (lead.sales_ready and lead.status in QUALIFIABLE):
+        return False
+    if not scoring_settings_get().auto_qualify:
+        return False
+    previous = lead.status
+    lead.status = LeadStatus.QUALIFIED
+    lead.save(update_fields=["status", "updated_at"])
+    event_record(
+        actor=None,
+        kind=LeadEvent.QUALIFIED,
+        lead=lead,
+        data={"from": previous, "score": lead.score, "auto": True},
+    )
+    return True
+
+
+def lead_score_breakdown(lead: Lead) -> dict:
+    """The score explained: each matching criterion and its points, against the threshold."""
+    settings = scoring_settings_get()
+    score, breakdown = score_lead(lead, rules_get())
+    return {
+        "score": lead.score,
+        "computed": score,
+        "threshold": settings.threshold,
+        "sales_ready": lead.sales_ready,
+        "breakdown": breakdown,
+    }
+
+
+# --- criteria and settings -----------------------------------------------------------------------
+
+
+def _changed_rules(actor: User) -> RescoreJob:
+    ScoringSettings.objects.filter(pk=scoring_settings_get().pk).update(version=F("version") + 1)
+    return rescore_start(actor=actor)
+
+
+def _validate_criterion(criterion: Criterion) -> None:
+    from django.core.exceptions import ValidationError
+
+    from scoring.engine import CHOICES, OPERATORS_BY_FIELD, RANKS, split_values
+
+    _clean(criterion)
+    criterion.value = criterion.value.strip()
+    allowed = OPERATORS_BY_FIELD.get(criterion.field, set())
+    if criterion.operator not in allowed:
+        raise ValidationError({"operator": [_("This operator cannot be used with this field.")]})
+    values = split_values(criterion.value) if criterion.operator == "in" else [criterion.value]
+    if not values or not all(values):
+        raise ValidationError({"value": [_("Enter a value.")]})
+    known = CHOICES.get(criterion.field)
+    if known is not None and any(v not in known for v in values):
+        raise ValidationError(
+            {"value": [_("Use one of: %(values)s.") % {"values": ", ".join(sorted(known))}]}
+        )
+    if criterion.operator in ("gte", "lte") and criterion.value not in RANKS[criterion.field]:
+        raise ValidationError({"value": [_("This value cannot be compared.")]})
+
+
+@transaction.atomic
+def criterion_create(
+    *, actor: User, name: str, field: str, operator: str, value: str, points: int
+) -> Criterion:
+    _require_admin(actor)
+    criterion = Criterion(
+        name=name.strip(), field=field, operator=operator, value=value, points=points
+    )
+    _validate_criterion(criterion)
+    criterion.save()
+    event_record(
+        actor=actor,
+        kind="scoring_changed",
+        data={"action": "created", "criterion": criterion.pk, "name": criterion.name},
+    )
+    _changed_rules(actor)
+    return criterion
+
+
+@transaction.atomic
+def criterion_update(*, actor: User, criterion: Criterion, **fields) -> Criterion:
+    _require_admin(actor)
+    unknown = set(fields) - {"name", "field", "operator", "value", "points"}
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    if "name" in fields:
+        fields["name"] = fields["name"].strip()
+    changes = _apply(criterion, fields)
+    if changes:
+        _validate_criterion(criterion)
+        criterion.save()
+        event_record(
+            actor=actor,
+            kind="scoring_changed",
+            data={"action": "updated", "criterion": criterion.pk, "changes": changes},
+        )
+        _changed_rules(actor)
+    return criterion
+
+
+@transaction.atomic
+def criterion_delete(*, actor: User, criterion: Criterion) -> None:
+    """Criteria are configuration, not records: a deleted one is gone (the event keeps it)."""
+    _require_admin(actor)
+    data = {
+        "action": "deleted",
+        "criterion": criterion.pk,
+        "name": criterion.name,
+        "rule": [criterion.field, criterion.operator, criterion.value, criterion.points],
+    }
+    criterion.delete()
+    event_record(actor=actor, kind="scoring_changed", data=data)
+    _changed_rules(actor)
+
+
+@transaction.atomic
+def scoring_settings_update(
+    *, actor: User, threshold: int | None = None, auto_qualify: bool | None = None
+) -> ScoringSettings:
+    _require_admin(actor)
+    obj = ScoringSettings.objects.select_for_update().get(pk=scoring_settings_get().pk)
+    fields = {}
+    if threshold is not None:
+        fields["threshold"] = threshold
+    if auto_qualify is not None:
+        fields["auto_qualify"] = auto_qualify
+    changes = _apply(obj, fields)
+    if changes:
+        _clean(obj)
+        obj.save()
+        event_record(
+            actor=actor, kind="scoring_changed", data={"action": "settings", "changes": changes}
+        )
+        _changed_rules(actor)
+        obj.refresh_from_db()
+    return obj
+
+
+# --- rescoring -----------------------------------------------------------------------------------
+
+
+def rescore_start(*, actor: User | None) -> RescoreJob:
+    """Queue a rescore of every lead; the Celery task starts once this transaction commits."""
+    job = RescoreJob.objects.create(created_by=actor, version=scoring_settings_get().version)
+
+    def enqueue():
+        from scoring.tasks import rescore_leads_task
+
+        rescore_leads_task.delay(job.pk)
+
+    transaction.on_commit(enqueue)
+    return job
+
+
+@contextlib.contextmanager
+def _one_rescore_at_a_time():
+    """Runs are serialized so that the last one to finish used the latest rules everywhere."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+
+
+def _rescore_chunk(lo: int, hi: int) -> int:
+    """Rescore leads with ``lo <= id < hi`` in one UPDATE; auto-qualify those that crossed."""
+    rules = rules_get()
+    settings = scoring_settings_get()
+    expr = score_expression(rules)
+    chunk = Lead.objects.filter(id__gte=lo, id__lt=hi, status__in=SCORED_STATUSES)
+    with transaction.atomic():
+        updated = chunk.update(
+            score=expr, sales_ready=sales_ready_expression(expr, settings.threshold)
+        )
+        if settings.auto_qualify:
+            crossing = chunk.filter(status__in=QUALIFIABLE, sales_ready=True)
+            rows = list(crossing.values_list("id", "status", "score"))
+            if rows:
+                Lead.objects.filter(id__in=[r[0] for r in rows]).update(
+                    status=LeadStatus.QUALIFIED, updated_at=timezone.now()
+                )
+                Event.objects.bulk_create(
+                    Event(
+                        kind=LeadEvent.QUALIFIED,
+                        lead_id=pk,
+                        data={"from": status, "score": score, "auto": True},
+                    )
+                    for pk, status, score in rows
+                )
+    return updated
+
+
+def rescore_run(
+    *,
+    job_id: int,
+    chunk_size: int = CHUNK_SIZE,
+    on_chunk: Callable[[RescoreJob], None] | None = None,
+) -> RescoreJob:
+    """Rescore every scored lead in id-range chunks: one UPDATE per chunk, never a Python loop
+    over leads. Rules are read again for each chunk; runs are serialized."""
+    job = RescoreJob.objects.get(pk=job_id)
+    if job.status in (JobStatus.DONE, JobStatus.FAILED):
+        return job  # a redelivered task does not run a finished job again
+    with _one_rescore_at_a_time():
+        bounds = Lead.objects.aggregate(lo=Min("id"), hi=Max("id"))
+        job.status = JobStatus.RUNNING
+        job.started_at = timezone.now()
+        job.processed = 0
+        job.total = Lead.objects.filter(status__in=SCORED_STATUSES).count()
+        job.save(update_fields=["status", "started_at", "processed", "total"])
+        try:
+            if bounds["lo"] is not None:
+                for lo in range(bounds["lo"], bounds["hi"] + 1, chunk_size):
+                    job.processed += _rescore_chunk(lo, lo + chunk_size)
+                    job.save(update_fields=["processed"])
+                    if on_chunk:
+                        on_chunk(job)
+        except Exception as exc:
+            job.status = JobStatus.FAILED
+            job.error = str(exc)[:2000]
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "error", "finished_at"])
+            raise
+        job.status = JobStatus.DONE
+        job.processed = job.total
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "processed", "finished_at"])
+    return job
