@@ -65,7 +65,10 @@ def owner_choices() -> QuerySet[User]:
 
 
 def task_agenda(*, user: User, days: int = 7) -> QuerySet[Task]:
-    """The user's own open tasks due up to ``days`` days from today (overdue ones included)."""
+    """The user's own open tasks due up to ``days`` days from today (overdue ones included).
+
+    Most urgent first: by priority (follow-ups take theirs from the rating's order), then due date.
+    """
     import datetime as dt
 
     from django.utils import timezone
@@ -74,8 +77,8 @@ def task_agenda(*, user: User, days: int = 7) -> QuerySet[Task]:
     return (
         access.visible_tasks(user)
         .filter(owner_id=user.pk, done=False, due_on__lte=until)
-        .select_related("contact", "lead", "opportunity")
-        .order_by("due_on", "id")
+        .select_related("contact", "lead", "opportunity", "source_event")
+        .order_by("priority", "due_on", "id")
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseServerError
+from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.urls import reverse
@@ -42,36 +42,98 @@ from crm.web import (
 from leads import services as lead_services
 from leads.forms_ratings import (
     ClassifyForm,
+    TaskCompleteForm,
     classification_choices,
     classify_result_message,
+    rating_choices,
     rating_filter_choices,
 )
 
 # --- agenda --------------------------------------------------------------------------------------
 
 
-@login_required
-def home(request):
-    """The agenda: the user's open tasks, overdue first, then today, then the next 7 days."""
+def _can_classify(task: Task) -> bool:
+    """An open task about a lead or contact asks "How did it go?" when completed.
+
+    Like ``task_complete_and_classify``, a task with a lead rates the lead (a converted one is
+    read-only, so its tasks keep the simple mark-done).
+    """
+    if task.done:
+        return False
+    if task.lead_id:
+        return not task.lead.is_read_only
+    return task.contact_id is not None
+
+
+def _agenda_user(request) -> User:
+    """Whose agenda: admins may pick any user with ``?user=``; for reps the parameter is ignored."""
+    wanted = request.GET.get("user", "")
+    if wanted.isdigit() and access.is_admin(request.user):
+        found = selectors.user_list(user=request.user).filter(pk=int(wanted)).first()
+        if found is not None:
+            return found
+    return request.user
+
+
+def _agenda_sections(request, subject: User, agenda_url: str) -> dict[str, Any]:
+    """The three sections of ``subject``'s agenda, each most urgent first, ready to render."""
+    from leads.models import Rating
+
     today = timezone.localdate()
-    groups = {"overdue": [], "today": [], "upcoming": []}
-    for task in selectors.task_agenda(user=request.user, days=7):
+    tasks = list(selectors.task_agenda(user=subject, days=7))
+    rating_ids = {
+        t.source_event.data.get("rating")
+        for t in tasks
+        if t.is_follow_up and t.source_event_id is not None
+    } - {None}
+    follow_up_ratings = (
+        {r.pk: r for r in Rating.objects.filter(pk__in=rating_ids)} if rating_ids else {}
+    )
+    groups: dict[str, list[Task]] = {"overdue": [], "today": [], "upcoming": []}
+    for task in tasks:
+        task.can_classify = _can_classify(task)
+        if task.is_follow_up and task.source_event_id is not None:
+            task.follow_up_rating = follow_up_ratings.get(task.source_event.data.get("rating"))
         if task.due_on < today:
             groups["overdue"].append(task)
         elif task.due_on == today:
             groups["today"].append(task)
         else:
             groups["upcoming"].append(task)
-    sections = [
-        {"key": "overdue", "title": _("Overdue"), "tasks": groups["overdue"]},
-        {"key": "today", "title": _("Today"), "tasks": groups["today"]},
-        {"key": "upcoming", "title": _("Next 7 days"), "tasks": groups["upcoming"]},
-    ]
-    return render(
-        request,
-        "crm/agenda.html",
-        {"sections": sections, "today": today, "until": today + dt.timedelta(days=7)},
+    return {
+        "sections": [
+            {"key": "overdue", "title": _("Overdue"), "tasks": groups["overdue"]},
+            {"key": "today", "title": _("Today"), "tasks": groups["today"]},
+            {"key": "upcoming", "title": _("Next 7 days"), "tasks": groups["upcoming"]},
+        ],
+        "today": today,
+        "ratings": rating_choices() if any(t.can_classify for t in tasks) else [],
+        "agenda_url": agenda_url,
+    }
+
+
+@login_required
+def home(request):
+    """The agenda: open tasks, overdue first, then today, then the next 7 days.
+
+    Admins may look at any user's agenda (``?user=``); reps always see their own.
+    """
+    subject = _agenda_user(request)
+    context = _agenda_sections(request, subject, request.get_full_path())
+    today = context["today"]
+    context.update(
+        agenda_user=subject,
+        until=today + dt.timedelta(days=7),
+        agenda_users=_agenda_user_choices(subject) if access.is_admin(request.user) else None,
     )
+    return render(request, "crm/agenda.html", context)
+
+
+def _agenda_user_choices(current: User) -> list[User]:
+    users = list(selectors.owner_choices())
+    if all(u.pk != current.pk for u in users):
+        users.append(current)  # a deactivated user's agenda stays reachable
+    return users
 
 
 # --- accounts ------------------------------------------------------------------------------------
@@ -325,12 +387,15 @@ def task_list(request):
 @login_required
 def task_detail(request, pk):
     task = _visible_task(request, pk)
+    task.can_classify = _can_classify(task)
     return render(
         request,
         "crm/tasks/detail.html",
         {
             "task": task,
             "today": timezone.localdate(),
+            "ratings": rating_choices() if task.can_classify else [],
+            "agenda_url": request.path,
             **timeline_context(request, task.title, task=task),
         },
     )
@@ -393,20 +458,99 @@ def _task_toggle(request, pk, *, done: bool) -> HttpResponse:
         task = services.task_reopen(actor=request.user, task=task)
         message = _("Task “%(name)s” reopened.") % {"name": task.title}
     if is_htmx(request):
+        task.can_classify = _can_classify(task)
         response = render(
             request,
             "crm/tasks/_agenda_item.html",
-            {"task": task, "today": timezone.localdate(), "swapped": True},
+            {
+                "task": task,
+                "today": timezone.localdate(),
+                "swapped": True,
+                "ratings": rating_choices() if task.can_classify else [],
+                "agenda_url": safe_next(request, reverse("home")),
+            },
         )
         return announce(response, _("Saved. %(what)s") % {"what": message})
     messages.success(request, message)
     return redirect(safe_next(request, reverse("task-detail", args=[task.pk])))
 
 
+def _complete_form(task: Task, data=None) -> TaskCompleteForm:
+    return TaskCompleteForm(data, ratings=rating_choices(), auto_id=f"complete-{task.pk}-%s")
+
+
+def _complete_message(task: Task, rating) -> str:
+    done = _("Task “%(name)s” marked as done.") % {"name": task.title}
+    if rating is None:
+        return f"{done} " + _("No automatic follow-up.")
+    subject = task.lead if task.lead_id else task.contact
+    return f"{done} " + classify_result_message(rating, subject=subject)
+
+
 @login_required
-@require_POST
 def task_complete(request, pk):
-    return _task_toggle(request, pk, done=True)
+    """Mark a task done. One about a lead or contact first asks "How did it go?".
+
+    The agenda asks in a dialog (htmx: the task leaves the list, the agenda is redrawn and the
+    result announced); GET is the dialog's no-JS twin page. The chosen rating classifies the
+    prospect exactly as the API does (``task_complete_and_classify``); blank schedules nothing.
+    A POST without the rating field (the plain "Mark done") completes without rating.
+    """
+    task = _visible_task(request, pk)
+    ask = _can_classify(task)
+    if request.method != "POST" and not ask:
+        return HttpResponseNotAllowed(["POST"])
+    if request.method == "POST" and not (ask and "rating" in request.POST):
+        return _task_toggle(request, pk, done=True)
+    form = _complete_form(task, request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        done = run_service(
+            form,
+            lambda: lead_services.task_complete_and_classify(
+                actor=request.user,
+                task=task,
+                rating=form.cleaned_data["rating"],
+                note=form.cleaned_data["note"],
+            ),
+        )
+        if done is not None:
+            message = _complete_message(task, form.cleaned_data["rating"])
+            agenda_url = safe_next(request, reverse("home"))
+            if is_htmx(request):
+                response = render(
+                    request,
+                    "crm/_agenda_sections.html",
+                    {**_agenda_sections(request, done.owner, agenda_url), "oob_counts": True},
+                )
+                return announce(response, _("Saved. %(what)s") % {"what": message})
+            messages.success(request, message)
+            return redirect(safe_next(request, reverse("task-detail", args=[task.pk])))
+        if is_htmx(request):  # the dialog stays open with the errors next to the fields
+            response = render(
+                request,
+                "crm/tasks/_complete_form.html",
+                {
+                    "task": task,
+                    "form": form,
+                    "ratings": form.ratings,
+                    "in_dialog": True,
+                    "agenda_url": safe_next(request, reverse("home")),
+                },
+            )
+            response["HX-Retarget"] = f"#complete-form-{task.pk}"
+            response["HX-Reswap"] = "outerHTML"
+            return response
+    return render(
+        request,
+        "crm/tasks/complete.html",
+        {
+            "task": task,
+            "form": form,
+            "ratings": form.ratings,
+            "agenda_url": safe_next(request, reverse("task-detail", args=[task.pk])),
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required

@@ -3,6 +3,7 @@
  *   to their confirmation page; Esc or [data-dialog-close] closes it and focus returns to the link.
  * - htmx results ("Saved") and failures are announced in the #messages aria-live region.
  * - Esc closes an open dropdown <details> and puts focus back on its <summary>.
+ * - The agenda's "How did it go?" dialog closes when its task is done and focus moves on.
  */
 (function () {
   "use strict";
@@ -59,6 +60,48 @@
     },
     true
   );
+
+  // The agenda's "How did it go?" dialog ([data-agenda-complete] forms). Done: htmx redraws the
+  // agenda without the task, so close the dialog first and move focus to the next task (else the
+  // previous one, else the section heading). Errors: the form is swapped in place; focus the field.
+  function focusLater(find) {
+    window.setTimeout(function () {
+      var target = find();
+      if (target) target.focus();
+    }, 0);
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var form = event.detail.elt;
+    if (!form || !form.hasAttribute || !form.hasAttribute("data-agenda-complete")) return;
+    if (!event.detail.shouldSwap) return;
+    var dialog = form.closest("dialog");
+    if (event.detail.target && event.detail.target.id === "agenda-sections") {
+      var item = form.closest(".agenda-item");
+      var near = item && (item.nextElementSibling || item.previousElementSibling);
+      var nearId = near && near.getAttribute("data-focus");
+      var heading = item && item.closest(".agenda-section").querySelector("h2");
+      var headingId = heading && heading.id;
+      if (dialog) {
+        dialog.crmOpener = null;
+        dialog.close();
+      }
+      focusLater(function () {
+        return (
+          (nearId && document.getElementById(nearId)) ||
+          (headingId && document.getElementById(headingId)) ||
+          document.getElementById("main")
+        );
+      });
+    } else {
+      var formId = form.id;
+      focusLater(function () {
+        var fresh = document.getElementById(formId);
+        var bad = fresh && fresh.querySelector('[aria-invalid="true"]');
+        if (bad && bad.tagName === "FIELDSET") bad = bad.querySelector("input:checked, input");
+        return bad;
+      });
+    }
+  });
 
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
