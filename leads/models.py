@@ -3,6 +3,7 @@ from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import CompanySize, OwnedRecord
@@ -56,7 +57,12 @@ class DisqualificationReason(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """Default names are stored in the install language; show them in the user's."""
+        return gettext(self.name)
 
     @property
     def archived(self) -> bool:
@@ -104,7 +110,12 @@ class Rating(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """Default names are stored in the install language; show them in the user's."""
+        return gettext(self.name)
 
     @property
     def archived(self) -> bool:

@@ -121,7 +121,7 @@ def disqualification_report(
         results = [
             {
                 "key": r["reason_id"],
-                "label": r["reason__name"] or _("No reason given"),
+                "label": _(r["reason__name"]) if r["reason__name"] else _("No reason given"),
                 "count": r["count"],
             }
             for r in rows
