@@ -71,7 +71,7 @@
     }, 0);
   }
   document.addEventListener("htmx:beforeSwap", function (event) {
-    var form = event.detail.elt;
+    var form = event.detail.requestConfig && event.detail.requestConfig.elt;
     if (!form || !form.hasAttribute || !form.hasAttribute("data-agenda-complete")) return;
     if (!event.detail.shouldSwap) return;
     var dialog = form.closest("dialog");
