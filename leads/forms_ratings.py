@@ -37,7 +37,10 @@ def rating_filter_choices() -> list[tuple[str, str]]:
     """The "Rating" filter of the lead and contact lists: every rating, archived ones labelled."""
     ratings = Rating.objects.order_by("archived_at", "order", "id")
     return [("", _("Any"))] + [
-        (str(r.pk), _("%(name)s (archived)") % {"name": r.name} if r.archived else r.name)
+        (
+            str(r.pk),
+            _("%(name)s (archived)") % {"name": r.display_name} if r.archived else r.display_name,
+        )
         for r in ratings
     ]
 
@@ -81,8 +84,11 @@ def classified_message(rating: Rating | None, *, name: str) -> str:
     if rating is None:
         return _("Rating of %(name)s cleared.") % {"name": name}
     if rating.applies_tag:
-        return _("%(name)s classified as %(rating)s.") % {"name": name, "rating": rating.name}
-    return _("Outcome for %(name)s: %(rating)s.") % {"name": name, "rating": rating.name}
+        return _("%(name)s classified as %(rating)s.") % {
+            "name": name,
+            "rating": rating.display_name,
+        }
+    return _("Outcome for %(name)s: %(rating)s.") % {"name": name, "rating": rating.display_name}
 
 
 def classify_result_message(rating: Rating | None, *, subject) -> str:
@@ -190,9 +196,10 @@ class ClassifyForm(_RatingPickForm):
         self.fields["rating"].choices = [("", _("No rating"))] + [
             (
                 str(r.pk),
-                _("%(name)s (archived)") % {"name": r.name}
+                _("%(name)s (archived)") % {"name": r.display_name}
                 if r.archived
-                else _("%(name)s (%(delay)s)") % {"name": r.name, "delay": follow_up_delay(r)},
+                else _("%(name)s (%(delay)s)")
+                % {"name": r.display_name, "delay": follow_up_delay(r)},
             )
             for r in ratings
         ]
@@ -211,7 +218,7 @@ class TaskCompleteForm(_RatingPickForm):
 
     def __init__(self, *args, ratings: list[Rating], **kwargs):
         super().__init__(*args, ratings=ratings, **kwargs)
-        self.fields["rating"].choices = [("", "")] + [(str(r.pk), r.name) for r in ratings]
+        self.fields["rating"].choices = [("", "")] + [(str(r.pk), r.display_name) for r in ratings]
 
     @property
     def selected(self) -> str:

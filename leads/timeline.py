@@ -49,7 +49,8 @@ def _imported(event, params):
 def _classified(event, params):
     """A lead's or contact's classification: its new tag, an outcome, or the rating cleared."""
     data = event.data
-    name = data.get("rating_name") or ""
+    # Default names are stored in the install language: show them in the reader's.
+    name = _(data["rating_name"]) if data.get("rating_name") else ""
     days = data.get("follow_up_days")
     lead = bool(event.lead_id)
     if not data.get("rating"):

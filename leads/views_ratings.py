@@ -113,7 +113,7 @@ def rating_create(request):
             form, lambda: services.rating_create(actor=request.user, **form.cleaned_data)
         )
         if rating:
-            messages.success(request, _("Rating “%(name)s” added.") % {"name": rating.name})
+            messages.success(request, _("Rating “%(name)s” added.") % {"name": rating.display_name})
             return redirect(_tab_url(rating.pk))
     return _form_page(request, form, _("New rating"))
 
@@ -131,13 +131,15 @@ def rating_edit(request, pk):
         )
         if saved:
             if form.has_changed():
-                messages.success(request, _("Rating “%(name)s” saved.") % {"name": saved.name})
+                messages.success(
+                    request, _("Rating “%(name)s” saved.") % {"name": saved.display_name}
+                )
             else:
                 messages.info(request, _("Nothing changed."))
             return redirect(_tab_url(saved.pk))
         rating.refresh_from_db()  # the service may have set invalid values before refusing them
     return _form_page(
-        request, form, _("Edit rating “%(name)s”") % {"name": rating.name}, rating=rating
+        request, form, _("Edit rating “%(name)s”") % {"name": rating.display_name}, rating=rating
     )
 
 
@@ -160,10 +162,10 @@ def rating_archive(request, pk):
                 "Rating “%(name)s” archived: the prospects and the history that use it keep it. "
                 "It is no longer offered."
             )
-            % {"name": rating.name},
+            % {"name": rating.display_name},
         )
     else:
-        messages.success(request, _("Rating “%(name)s” deleted.") % {"name": rating.name})
+        messages.success(request, _("Rating “%(name)s” deleted.") % {"name": rating.display_name})
     return redirect(_tab_url())
 
 
@@ -187,7 +189,7 @@ def rating_move(request, pk):
         if not 0 <= j < len(ids):
             message, level = (
                 (_("“%(name)s” is already first.") if j < 0 else _("“%(name)s” is already last."))
-                % {"name": rating.name},
+                % {"name": rating.display_name},
                 messages.INFO,
             )
         else:
@@ -204,7 +206,7 @@ def rating_move(request, pk):
                     _("“%(name)s” moved up.")
                     if form.cleaned_data["direction"] == "up"
                     else _("“%(name)s” moved down.")
-                ) % {"name": rating.name}
+                ) % {"name": rating.display_name}
                 level = messages.SUCCESS
     if is_htmx(request):
         return announce(_render_tab(request), message)
