@@ -498,6 +498,9 @@ def task_complete(request, pk):
     """
     task = _visible_task(request, pk)
     ask = _can_classify(task)
+    if request.method != "POST" and task.done:  # a stale link: nothing left to ask
+        messages.info(request, _("Task “%(name)s” is already done.") % {"name": task.title})
+        return redirect("task-detail", pk=task.pk)
     if request.method != "POST" and not ask:
         return HttpResponseNotAllowed(["POST"])
     if request.method == "POST" and not (ask and "rating" in request.POST):

@@ -451,3 +451,10 @@ def test_the_task_page_asks_too(rep_client, rep, ratings, django_capture_on_comm
     assert Task.objects.get(lead=task.lead, is_follow_up=True).due_on == _day(30)
     html = rep_client.get(url).content.decode()
     assert "Reopen" in html and f'<dialog id="complete-{task.pk}"' not in html
+
+
+def test_the_no_js_page_of_a_task_already_done_sends_to_the_task(rep_client, rep):
+    task = _lead_task(rep, done=True)
+    response = rep_client.get(_complete_url(task), follow=True)
+    assert response.redirect_chain == [(reverse("task-detail", args=[task.pk]), 302)]
+    assert "Task “Call Ana” is already done." in response.content.decode()
