@@ -640,6 +640,9 @@ def task_complete_and_classify(
         raise ValidationError(
             {"rating": [_("This task is not about a lead or a contact, so it cannot be rated.")]}
         )
+    subject = task.lead if task.lead_id else task.contact
+    if rating is not None and not access.can_see(actor, subject):
+        raise ValidationError({"rating": [_("You cannot classify a record you cannot see.")]})
     already_done = task.done
     task = task_complete(actor=actor, task=task, note=note)
     if rating is not None and not already_done:

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,9 @@ def _private_broker_url() -> str:
     return f"{base}/14"
 
 
-def _use_broker(url: str) -> None:
+def _use_broker(url: str, queue: str) -> None:
     celery_app.conf.broker_url = url
+    celery_app.conf.task_default_queue = queue
     celery_app._pool = None  # the connection pools are built lazily from broker_url
     celery_app.amqp._producer_pool = None
 
@@ -48,6 +50,7 @@ def celery_worker_process():
     if not settings.REDIS_URL:
         pytest.fail("REDIS_URL must be set for the worker test")
     broker = _private_broker_url()
+    queue = f"test-{uuid.uuid4().hex}"  # concurrent test runs never consume each other's tasks
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -55,7 +58,7 @@ def celery_worker_process():
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
     log = open(ROOT / "var" / "test-celery-worker.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
         [
             sys.executable,
             "-m",
@@ -69,6 +72,8 @@ def celery_worker_process():
             "--without-heartbeat",
             "--without-mingle",
             "--without-gossip",
+            "-Q",
+            queue,
         ],
         cwd=ROOT,
         env=env,
@@ -77,13 +82,14 @@ def celery_worker_process():
         start_new_session=True,
     )
     eager, previous_broker = celery_app.conf.task_always_eager, celery_app.conf.broker_url
+    previous_queue = celery_app.conf.task_default_queue
     celery_app.conf.task_always_eager = False
-    _use_broker(broker)
+    _use_broker(broker, queue)
     try:
         yield proc
     finally:
         celery_app.conf.task_always_eager = eager
-        _use_broker(previous_broker)
+        _use_broker(previous_broker, previous_queue)
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)

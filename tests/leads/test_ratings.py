@@ -226,3 +226,15 @@ def test_deleting_a_used_rating_archives_it(rep, admin_api, ratings):
     assert Lead.objects.get(pk=lead.pk).rating == ratings["Likely"]
     names = [r["name"] for r in admin_api.get("/api/v1/ratings/?archived=false").json()["results"]]
     assert "Likely" not in names
+
+
+def test_completing_a_task_cannot_classify_a_lead_out_of_reach(rep, other_rep, rep_api, ratings):
+    lead = LeadFactory(owner=other_rep)
+    task = TaskFactory(owner=rep, lead=lead)  # the lead was handed to someone else since
+    r = rep_api.post(
+        f"/api/v1/tasks/{task.pk}/complete/", {"rating": ratings["Likely"].pk}, format="json"
+    )
+    assert r.status_code == 400 and "rating" in r.json()
+    lead.refresh_from_db()
+    task.refresh_from_db()
+    assert lead.rating is None and not task.done
