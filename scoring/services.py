@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import access
-from crm.models import Event, User
-from crm.services import _apply, _clean, event_record
+from crm.models import Event, Task, TaskKind, User
+from crm.services import _apply, _clean, event_record, user_today
 from leads.models import Lead, LeadEvent, LeadStatus
 from scoring.engine import Rule, sales_ready_expression, score_expression, score_lead
 from scoring.models import Criterion, JobStatus, RescoreJob, ScoringSettings
@@ -78,13 +78,34 @@ def lead_auto_qualify(*, lead: Lead) -> bool:
     previous = lead.status
     lead.status = LeadStatus.QUALIFIED
     lead.save(update_fields=["status", "updated_at"])
-    event_record(
+    event = event_record(
         actor=None,
         kind=LeadEvent.QUALIFIED,
         lead=lead,
         data={"from": previous, "score": lead.score, "auto": True},
     )
+    _notify_owners([(event, lead.pk, lead.owner, lead.name)])
     return True
+
+
+def _notify_owners(rows) -> None:
+    """Tell each owner in the app: a task "Sales-ready: …" due today on their agenda.
+
+    ``rows`` are (qualified event, lead id, owner, lead name); the event is the task's
+    idempotency key, and one INSERT makes them all.
+    """
+    Task.objects.bulk_create(
+        Task(
+            title=(_("Sales-ready: %(name)s") % {"name": name})[:200],
+            kind=TaskKind.CALL,
+            due_on=user_today(owner),
+            owner=owner,
+            lead_id=lead_id,
+            priority=0,
+            source_event=event,
+        )
+        for event, lead_id, owner, name in rows
+    )
 
 
 def lead_score_breakdown(lead: Lead) -> dict:
@@ -240,31 +261,51 @@ def _one_rescore_at_a_time():
 
 
 def _rescore_chunk(lo: int, hi: int) -> int:
-    """Rescore leads with ``lo <= id < hi`` in one UPDATE; auto-qualify those that crossed."""
+    """Rescore leads with ``lo <= id < hi`` in one UPDATE; auto-qualify those that crossed.
+
+    Returns the number of scored leads in the chunk. Only the leads whose score or sales-ready
+    flag is wrong are written: every written row costs a new row version and an entry in each of
+    the table's indexes, while an unchanged score costs one evaluation of the expression.
+    """
     rules = rules_get()
     settings = scoring_settings_get()
+    threshold = settings.threshold
     expr = score_expression(rules)
     chunk = Lead.objects.filter(id__gte=lo, id__lt=hi, status__in=SCORED_STATUSES)
+    # A right score with the wrong flag, or a wrong score. The cheap column checks come first:
+    # the expression is evaluated once per lead (a right score implies the flag it should have).
+    stale = chunk.alias(new_score=expr).filter(
+        Q(score__gte=threshold, sales_ready=False)
+        | Q(score__lt=threshold, sales_ready=True)
+        | ~Q(score=F("new_score"))
+    )
     with transaction.atomic():
-        updated = chunk.update(
-            score=expr, sales_ready=sales_ready_expression(expr, settings.threshold)
-        )
+        scored = chunk.count()
+        stale.update(score=expr, sales_ready=sales_ready_expression(expr, threshold))
         if settings.auto_qualify:
             crossing = chunk.filter(status__in=QUALIFIABLE, sales_ready=True)
-            rows = list(crossing.values_list("id", "status", "score"))
+            rows = list(
+                crossing.select_related("owner").only(
+                    "id", "status", "score", "first_name", "last_name", "owner"
+                )
+            )
             if rows:
-                Lead.objects.filter(id__in=[r[0] for r in rows]).update(
+                Lead.objects.filter(id__in=[r.pk for r in rows]).update(
                     status=LeadStatus.QUALIFIED, updated_at=timezone.now()
                 )
-                Event.objects.bulk_create(
+                events = Event.objects.bulk_create(
                     Event(
                         kind=LeadEvent.QUALIFIED,
-                        lead_id=pk,
-                        data={"from": status, "score": score, "auto": True},
+                        lead_id=lead.pk,
+                        data={"from": lead.status, "score": lead.score, "auto": True},
                     )
-                    for pk, status, score in rows
+                    for lead in rows
                 )
-    return updated
+                _notify_owners(
+                    (event, lead.pk, lead.owner, lead.name)
+                    for event, lead in zip(events, rows, strict=True)
+                )
+    return scored
 
 
 def rescore_run(

@@ -2,7 +2,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crm.models import Event
+from crm.models import Event, Task
+from crm.services import user_today
 from leads import services as lead_services
 from leads.models import Lead, LeadStatus
 from scoring import services
@@ -50,6 +51,11 @@ def test_threshold_crossing_with_auto_qualify(rep, auto):
     assert lead.sales_ready
     assert lead.status == (LeadStatus.QUALIFIED if auto else LeadStatus.NEW)
     assert Event.objects.filter(lead=lead, kind="qualified").exists() == auto
+    # the owner is told in the app: a task on their agenda, due today
+    notice = Task.objects.filter(lead=lead, title__startswith="Sales-ready").first()
+    assert (notice is not None) == auto
+    if auto:
+        assert notice.owner == rep and notice.due_on == user_today(rep) and not notice.done
 
 
 def test_disqualified_and_converted_leads_are_never_changed(rep, admin):
@@ -78,6 +84,9 @@ def test_rescore_applies_auto_qualify_set_based(rep):
         Lead.objects.filter(pk__in=[x.pk for x in leads]).values_list("status", flat=True)
     ) == {LeadStatus.QUALIFIED}
     assert Event.objects.filter(kind="qualified").count() == 5
+    notices = Task.objects.filter(title__startswith="Sales-ready")
+    assert notices.count() == 5 and {t.owner for t in notices} == {rep}
+    assert {t.source_event.kind for t in notices} == {"qualified"}
 
 
 def test_a_criteria_change_during_a_rescore_ends_with_the_latest_criteria(admin, rep):
