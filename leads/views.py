@@ -17,6 +17,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from crm import selectors as crm_selectors
@@ -127,7 +128,11 @@ def lead_bulk_assign(request):
     )
     messages.success(
         request,
-        _("%(count)s leads now belong to %(owner)s.")
+        ngettext(
+            "%(count)s lead now belongs to %(owner)s.",
+            "%(count)s leads now belong to %(owner)s.",
+            updated,
+        )
         % {"count": updated, "owner": form.cleaned_data["owner"]},
     )
     return redirect(back)
@@ -348,11 +353,19 @@ def lead_import(request):
         count = services.lead_import(
             actor=request.user, rows=list(csv_io.iter_import_data(preview.rows))
         )
-        messages.success(request, _("%(count)s leads imported.") % {"count": count})
+        messages.success(
+            request,
+            ngettext("%(count)s lead imported.", "%(count)s leads imported.", count)
+            % {"count": count},
+        )
         if preview.invalid_rows:
             messages.warning(
                 request,
-                _("%(count)s rows were skipped because of errors.")
+                ngettext(
+                    "%(count)s row was skipped because of errors.",
+                    "%(count)s rows were skipped because of errors.",
+                    len(preview.invalid_rows),
+                )
                 % {"count": len(preview.invalid_rows)},
             )
         return redirect("lead-list")
