@@ -1,0 +1,1 @@
+"""Performance scenarios run by ``make bench`` (see README.md in this folder)."""
