@@ -16,6 +16,34 @@ def _clear_cache():
     cache.clear()
 
 
+DEFAULT_DATA_MIGRATIONS = (
+    "leads.migrations.0003_default_reasons",
+    "leads.migrations.0005_default_ratings",
+    "scoring.migrations.0002_default_criteria",
+)
+
+
+@pytest.fixture(autouse=True)
+def _default_rows(request):
+    """Transactional tests flush every table, including the rows the data migrations seeded
+    (default reasons, ratings, scoring criteria and settings): put them back, as on a fresh
+    install. The seeding functions are idempotent."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (
+        "live_server" in request.fixturenames
+        or "transactional_db" in request.fixturenames
+        or bool(marker and marker.kwargs.get("transaction"))
+    )
+    if transactional:
+        import importlib
+
+        from django.apps import apps
+
+        request.getfixturevalue("transactional_db")
+        for name in DEFAULT_DATA_MIGRATIONS:
+            importlib.import_module(name).create_defaults(apps, None)
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Real hashing costs ~0.4 s per user; tests do not need it."""
