@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from scoring.urls import report_urlpatterns as scoring_report_urls
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),
@@ -13,7 +15,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("settings/leads/", include("leads.urls_settings")),
     path("settings/ratings/", include("leads.urls_ratings")),
+    path("settings/scoring/", include("scoring.urls")),
     path("reports/disqualification/", include("leads.urls_reports")),
+    path("reports/scoring/", include(scoring_report_urls)),
     path("", include("crm.urls_web")),
 ]
 
