@@ -10,6 +10,7 @@ from crm.models import CompanySize, User
 from leads import selectors
 from leads.csv_io import MAX_IMPORT_BYTES
 from leads.services import LEAD_FIELDS
+from scoring.forms import bant_field
 
 LEAD_FORM_FIELDS = tuple(f for f in LEAD_FIELDS if f != "owner")
 
@@ -34,6 +35,10 @@ class LeadForm(ServiceForm):
         choices=[("", _("Unknown")), *CompanySize.choices],
         required=False,
     )
+    budget = bant_field("budget")
+    authority = bant_field("authority")
+    need = bant_field("need")
+    timeline = bant_field("timeline")
 
     def __init__(self, *args, user: User, instance=None, **kwargs):
         if instance is not None:

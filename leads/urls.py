@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/disqualify/", views.lead_disqualify, name="lead-disqualify"),
     path("<int:pk>/requalify/", views.lead_requalify, name="lead-requalify"),
     path("<int:pk>/classify/", views.lead_classify, name="lead-classify"),
+    path("<int:pk>/qualify/", views.lead_qualify, name="lead-qualify"),
     path("<int:pk>/convert/", views.lead_convert, name="lead-convert"),
     path("<int:pk>/archive/", views.lead_archive, name="lead-archive"),
 ]

@@ -47,7 +47,10 @@ from leads.forms_ratings import (
     classify_result_message,
     rating_filter_choices,
 )
-from leads.models import DisqualificationReason, Lead, LeadDisqualification
+from leads.models import DisqualificationReason, Lead, LeadDisqualification, LeadStatus
+from scoring import services as scoring_services
+from scoring.forms import QualifyForm
+from scoring.views import lead_panel_context
 
 IMPORT_SESSION_KEY = "leads_import_csv"
 
@@ -82,6 +85,11 @@ def lead_list(request):
         ]
     )
     fields["rating"].widget = djforms.Select(choices=rating_filter_choices())
+    fields["sales_ready"].widget = djforms.Select(
+        choices=[("", _("Any")), ("true", _("Sales-ready")), ("false", _("Not sales-ready"))]
+    )
+    for name in ("score_min", "score_max"):
+        fields[name].widget = djforms.NumberInput(attrs={"step": 1})
     fields["frozen"].widget = djforms.Select(
         choices=[("", _("Any")), ("true", _("Frozen only")), ("false", _("Not frozen"))]
     )
@@ -98,6 +106,7 @@ def lead_list(request):
             (_("Name"), "name"),
             (_("Company"), "company"),
             (_("Status"), "status"),
+            (_("Score"), "score"),
             (_("Rating"), None),
             (_("Reason"), None),
             (_("Revisit on"), "revisit"),
@@ -197,7 +206,12 @@ def lead_detail(request, pk):
     return _detail_page(request, _visible_lead(request, pk))
 
 
-def _detail_page(request, lead: Lead, classify_form: ClassifyForm | None = None) -> HttpResponse:
+def _detail_page(
+    request,
+    lead: Lead,
+    classify_form: ClassifyForm | None = None,
+    qualify_form: QualifyForm | None = None,
+) -> HttpResponse:
     history = list(
         LeadDisqualification.objects.filter(lead=lead).select_related("reason", "actor")[:20]
     )
@@ -209,8 +223,10 @@ def _detail_page(request, lead: Lead, classify_form: ClassifyForm | None = None)
         "history": history,
         "tasks": tasks,
         "nav_section": "leads",
+        **lead_panel_context(request, lead, qualify_form),
         **timeline_context(request, lead.name, lead=lead),
     }
+    invalid = any(f is not None and f.errors for f in (classify_form, qualify_form))
     if lead.converted_contact_id:
         context["converted_contact_visible"] = (
             crm_selectors.contact_list(user=request.user)
@@ -221,7 +237,7 @@ def _detail_page(request, lead: Lead, classify_form: ClassifyForm | None = None)
         request,
         "leads/detail.html",
         context,
-        status=400 if classify_form is not None and classify_form.errors else 200,
+        status=400 if invalid else 200,
     )
 
 
@@ -245,6 +261,37 @@ def lead_classify(request, pk):
     rating = form.cleaned_data["rating"]
     messages.success(request, classify_result_message(rating, subject=lead))
     return redirect("lead-detail", pk=lead.pk)
+
+
+@login_required
+@require_POST
+def lead_qualify(request, pk):
+    """The qualification panel of the lead page: BANT answers and fit fields (rescored)."""
+    lead = _visible_lead(request, pk)
+    if lead.is_read_only:
+        messages.error(request, _("A converted lead is read-only."))
+        return redirect("lead-detail", pk=lead.pk)
+    form = QualifyForm(request.POST, lead=lead)
+    status = lead.status
+    saved = run_service(
+        form,
+        lambda: services.lead_update(actor=request.user, lead=lead, **form.changed_values()),
+    )
+    if saved is None:
+        return _detail_page(request, lead, qualify_form=form)
+    if not form.has_changed():
+        messages.info(request, _("Nothing changed."))
+    else:
+        message = _("Qualification saved. Score: %(score)s / %(threshold)s.") % {
+            "score": saved.score,
+            "threshold": scoring_services.scoring_settings_get().threshold,
+        }
+        if saved.status != status and saved.status == LeadStatus.QUALIFIED:
+            message += " " + _("It reached the threshold and is now qualified.")
+        elif saved.sales_ready and not lead.sales_ready:
+            message += " " + _("The lead is sales-ready.")
+        messages.success(request, message)
+    return redirect(f"{reverse('lead-detail', args=[lead.pk])}#qualification")
 
 
 @login_required
