@@ -411,3 +411,31 @@ def archive_page(request, obj, *, service, title: str, done: str, list_url: str)
 def obj_url(obj) -> str:
     """The detail page of a record: URL names follow ``<model name>-detail``."""
     return reverse(f"{obj._meta.model_name}-detail", args=[obj.pk])
+
+
+def move_in_order(
+    *,
+    pk: int,
+    ids: list[int],
+    direction: str,
+    reorder: Callable[[list[int]], None],
+    name: str,
+    changed_message: str,
+) -> tuple[str, int]:
+    """Swap ``pk`` with its neighbour in ``ids`` and save the new order through ``reorder``.
+
+    Returns the message to show and its level (admin lists with Move up / Move down buttons).
+    """
+    i = ids.index(pk)
+    j = i - 1 if direction == "up" else i + 1
+    if not 0 <= j < len(ids):
+        text = _("“%(name)s” is already first.") if j < 0 else _("“%(name)s” is already last.")
+        return text % {"name": name}, messages.INFO
+    ids = list(ids)
+    ids[i], ids[j] = ids[j], ids[i]
+    try:
+        reorder(ids)
+    except ValidationError:  # someone changed the list meanwhile
+        return changed_message, messages.ERROR
+    text = _("“%(name)s” moved up.") if direction == "up" else _("“%(name)s” moved down.")
+    return text % {"name": name}, messages.SUCCESS

@@ -9,7 +9,6 @@ redirects back. Archiving removes a rating nobody used and archives one in use.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import CharField, Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
@@ -20,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.models import Contact, Event
-from crm.web import admin_required, announce, form_context, is_htmx, run_service
+from crm.web import admin_required, announce, form_context, is_htmx, move_in_order, run_service
 from leads import services
 from leads.forms_ratings import MoveForm, RatingForm
 from leads.models import Lead, LeadEvent, Rating
@@ -179,35 +178,20 @@ def rating_move(request, pk):
     elif not form.is_valid():
         message, level = _("Choose whether to move the rating up or down."), messages.ERROR
     else:
-        ids = list(
-            Rating.objects.filter(archived_at__isnull=True)
-            .order_by("order", "id")
-            .values_list("pk", flat=True)
+        message, level = move_in_order(
+            pk=rating.pk,
+            ids=list(
+                Rating.objects.filter(archived_at__isnull=True)
+                .order_by("order", "id")
+                .values_list("pk", flat=True)
+            ),
+            direction=form.cleaned_data["direction"],
+            reorder=lambda ids: services.rating_reorder(actor=request.user, ids=ids),
+            name=rating.display_name,
+            changed_message=_(
+                "The ratings changed meanwhile; here is the current order. Try again."
+            ),
         )
-        i = ids.index(rating.pk)
-        j = i - 1 if form.cleaned_data["direction"] == "up" else i + 1
-        if not 0 <= j < len(ids):
-            message, level = (
-                (_("“%(name)s” is already first.") if j < 0 else _("“%(name)s” is already last."))
-                % {"name": rating.display_name},
-                messages.INFO,
-            )
-        else:
-            ids[i], ids[j] = ids[j], ids[i]
-            try:
-                services.rating_reorder(actor=request.user, ids=ids)
-            except ValidationError:  # someone changed the list meanwhile
-                message, level = (
-                    _("The ratings changed meanwhile; here is the current order. Try again."),
-                    messages.ERROR,
-                )
-            else:
-                message = (
-                    _("“%(name)s” moved up.")
-                    if form.cleaned_data["direction"] == "up"
-                    else _("“%(name)s” moved down.")
-                ) % {"name": rating.display_name}
-                level = messages.SUCCESS
     if is_htmx(request):
         return announce(_render_tab(request), message)
     messages.add_message(request, level, message)

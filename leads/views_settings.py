@@ -8,14 +8,13 @@ button, the result is announced); without JavaScript every form posts and redire
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm.web import admin_required, announce, is_htmx, run_service
+from crm.web import admin_required, announce, is_htmx, move_in_order, run_service
 from leads import selectors, services
 from leads.forms_settings import AskReasonForm, MoveForm, ReasonForm
 from leads.models import DisqualificationReason
@@ -150,31 +149,18 @@ def reason_move(request, pk):
     elif not form.is_valid():
         message, level = _("Choose whether to move the reason up or down."), messages.ERROR
     else:
-        ids = list(selectors.disqualification_reason_choices().values_list("pk", flat=True))
-        i = ids.index(reason.pk)
-        j = i - 1 if form.cleaned_data["direction"] == "up" else i + 1
-        if not 0 <= j < len(ids):
-            message, level = (
-                (_("“%(name)s” is already first.") if j < 0 else _("“%(name)s” is already last."))
-                % {"name": reason.name},
-                messages.INFO,
-            )
-        else:
-            ids[i], ids[j] = ids[j], ids[i]
-            try:
-                services.disqualification_reason_reorder(actor=request.user, ids=ids)
-            except ValidationError:  # someone changed the list meanwhile
-                message, level = (
-                    _("The reasons changed meanwhile; here is the current order. Try again."),
-                    messages.ERROR,
-                )
-            else:
-                message = (
-                    _("“%(name)s” moved up.")
-                    if form.cleaned_data["direction"] == "up"
-                    else _("“%(name)s” moved down.")
-                ) % {"name": reason.name}
-                level = messages.SUCCESS
+        message, level = move_in_order(
+            pk=reason.pk,
+            ids=list(selectors.disqualification_reason_choices().values_list("pk", flat=True)),
+            direction=form.cleaned_data["direction"],
+            reorder=lambda ids: services.disqualification_reason_reorder(
+                actor=request.user, ids=ids
+            ),
+            name=reason.name,
+            changed_message=_(
+                "The reasons changed meanwhile; here is the current order. Try again."
+            ),
+        )
     if is_htmx(request):
         return announce(_render_tab(request), message)
     messages.add_message(request, level, message)
