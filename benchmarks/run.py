@@ -16,6 +16,11 @@ import time
 from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench"
+#: --small has a database of its own, so that CI's small runs never wipe the full dataset.
+SMALL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench_small"
+#: pg_advisory_lock key, taken in the maintenance database: one benchmark run at a time on this
+#: server (two would rebuild each other's dataset and share the 2 cores).
+_RUN_LOCK = 73012
 FULL_LEADS = 1_000_000
 SMALL_LEADS = 20_000
 
@@ -46,12 +51,10 @@ def _environment(url: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
 
-def _create_database(url: str) -> None:
+def _maintenance_connection(url: str):
     import psycopg2
-    from psycopg2 import sql
 
     parts = urlsplit(url)
-    name = parts.path.lstrip("/")
     conn = psycopg2.connect(
         host=parts.hostname,
         port=parts.port or 5432,
@@ -59,15 +62,25 @@ def _create_database(url: str) -> None:
         password=parts.password,
         dbname="postgres",
     )
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cur.fetchone() is None:
-                _log(f"creating database {name}")
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+    conn.autocommit = True
+    return conn
+
+
+def _lock_and_create_database(conn, url: str) -> None:
+    """Wait for any other benchmark run on this server, then create the database if missing.
+    The lock lasts as long as ``conn``: keep it open for the whole run."""
+    from psycopg2 import sql
+
+    name = urlsplit(url).path.lstrip("/")
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s)", [_RUN_LOCK])
+        if not cur.fetchone()[0]:
+            _log("another benchmark run is going on: waiting for it to finish")
+            cur.execute("SELECT pg_advisory_lock(%s)", [_RUN_LOCK])
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cur.fetchone() is None:
+            _log(f"creating database {name}")
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _server_line() -> str:
@@ -87,7 +100,9 @@ def _server_line() -> str:
 def main(argv=None) -> int:
     args = _parse(argv)
     started = time.perf_counter()
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    url = os.environ.get(
+        "BENCH_DATABASE_URL", SMALL_DATABASE_URL if args.small else DEFAULT_DATABASE_URL
+    )
     _environment(url)
 
     import django
@@ -106,7 +121,8 @@ def main(argv=None) -> int:
         print(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
         return 2
 
-    _create_database(url)
+    lock = _maintenance_connection(url)
+    _lock_and_create_database(lock, url)
     from django.core.management import call_command
 
     _log("migrating")
@@ -153,6 +169,7 @@ def main(argv=None) -> int:
         f", {missed} missed (not enforced)" if missed else ""
     )
     print(f"\nbench: {verdict} in {elapsed:.0f} s wall time")
+    lock.close()
     return 1 if bad else 0
 
 
