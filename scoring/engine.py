@@ -115,18 +115,29 @@ def score_lead(lead, rules: Iterable[Rule]) -> tuple[int, list[dict]]:
 # --- SQL ---------------------------------------------------------------------------------------
 
 
-class _Translate(Func):
-    """SQL ``translate(text, from, to)`` (Postgres and SQLite's own emulation below)."""
+class _FoldAZ(Func):
+    """Lower-case the letters A–Z only, exactly like ``fold``.
+
+    Postgres: ``lower()`` under the "C" collation folds ASCII only, and costs a tenth of
+    ``translate()``. SQLite's ``lower()`` is ASCII-only already. Elsewhere: ``translate()``.
+    """
 
     function = "TRANSLATE"
 
+    def __init__(self, expression):
+        super().__init__(expression, Value(_UPPER), Value(_LOWER))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f'LOWER(({sql}) COLLATE "C")', params
+
     def as_sqlite(self, compiler, connection, **extra):
-        # SQLite has no translate(): A–Z → a–z is exactly what its lower() does.
-        return Func(self.source_expressions[0], function="LOWER").as_sql(compiler, connection)
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"LOWER({sql})", params
 
 
 def _fold_sql(field: str) -> Combinable:
-    return _Translate(F(field), Value(_UPPER), Value(_LOWER))
+    return _FoldAZ(F(field))
 
 
 def condition(rule: Rule):
