@@ -35,26 +35,15 @@ class Timeline(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
-class DisqualificationReason(models.Model):
-    """An admin-defined reason. Archived (never deleted) once a lead has used it."""
+class AdminListItem(models.Model):
+    """A row of an admin-ordered list (reasons, ratings): archived, never deleted, while in use."""
 
-    name = models.CharField(_("name"), max_length=100)
     order = models.PositiveIntegerField(_("order"), default=0)
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["order", "id"]
-        verbose_name = _("disqualification reason")
-        verbose_name_plural = _("disqualification reasons")
-        constraints = [
-            models.UniqueConstraint(
-                Lower("name"),
-                condition=Q(archived_at__isnull=True),
-                name="disq_reason_active_name_ci_unique",
-                violation_error_message=_("A reason with this name already exists."),
-            )
-        ]
 
     def __str__(self):
         return self.display_name
@@ -69,7 +58,26 @@ class DisqualificationReason(models.Model):
         return self.archived_at is not None
 
 
-class Rating(models.Model):
+class DisqualificationReason(AdminListItem):
+    """An admin-defined reason. Archived (never deleted) once a lead has used it."""
+
+    name = models.CharField(_("name"), max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(AdminListItem.Meta):
+        verbose_name = _("disqualification reason")
+        verbose_name_plural = _("disqualification reasons")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                condition=Q(archived_at__isnull=True),
+                name="disq_reason_active_name_ci_unique",
+                violation_error_message=_("A reason with this name already exists."),
+            )
+        ]
+
+
+class Rating(AdminListItem):
     """How promising a prospect is, and when to follow up.
 
     A rating that ``applies_tag`` is a *classification*: it becomes the prospect's rating, shown as
@@ -93,11 +101,8 @@ class Rating(models.Model):
         validators=[MaxValueValidator(3650)],
         help_text=_("Empty: no follow-up task."),
     )
-    order = models.PositiveIntegerField(_("order"), default=0)
-    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
 
-    class Meta:
-        ordering = ["order", "id"]
+    class Meta(AdminListItem.Meta):
         verbose_name = _("rating")
         verbose_name_plural = _("ratings")
         constraints = [
@@ -108,18 +113,6 @@ class Rating(models.Model):
                 violation_error_message=_("A rating with this name already exists."),
             )
         ]
-
-    def __str__(self):
-        return self.display_name
-
-    @property
-    def display_name(self) -> str:
-        """Default names are stored in the install language; show them in the user's."""
-        return gettext(self.name)
-
-    @property
-    def archived(self) -> bool:
-        return self.archived_at is not None
 
 
 class LeadSettings(models.Model):
