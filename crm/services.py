@@ -623,3 +623,39 @@ def team_update(
     if data:
         event_record(actor=actor, kind=EventKind.TEAM_CHANGED, team=team, data=data)
     return team
+
+
+# --- admin-ordered, archivable lists (reasons, ratings, stages) ----------------------------------
+
+
+def list_item_next_order(model) -> int:
+    from django.db.models import Max
+
+    return (model.objects.aggregate(m=Max("order"))["m"] or 0) + 1
+
+
+def list_item_archive_or_delete(
+    *, actor: User, obj, in_use: bool, event_kind: str, key: str
+) -> str:
+    """Archive a row that records use (it stays in their history); remove an unused one."""
+    data = {key: obj.pk, "name": obj.name}
+    if in_use:
+        if obj.archived_at is None:
+            obj.archived_at = timezone.now()
+            obj.save(update_fields=["archived_at"])
+            event_record(actor=actor, kind=event_kind, data={"action": "archived", **data})
+        return "archived"
+    obj.delete()
+    event_record(actor=actor, kind=event_kind, data={"action": "deleted", **data})
+    return "deleted"
+
+
+def list_item_reorder(*, actor: User, model, ids: list[int], event_kind: str, message: str) -> None:
+    """Set the order of the active rows to the given id order (every one listed exactly once)."""
+    rows = {r.pk: r for r in model.objects.select_for_update().filter(archived_at__isnull=True)}
+    if sorted(ids) != sorted(rows) or len(set(ids)) != len(ids):
+        raise ValidationError({"ids": [message]})
+    for i, pk in enumerate(ids):
+        rows[pk].order = i
+    model.objects.bulk_update(rows.values(), ["order"])
+    event_record(actor=actor, kind=event_kind, data={"action": "reordered", "ids": ids})

@@ -11,13 +11,17 @@ urlpatterns = [
     path("api/v1/", include("crm.api_urls")),
     path("api/v1/", include("leads.api_urls")),
     path("api/v1/", include("scoring.api_urls")),
+    path("api/v1/", include("opportunities.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("settings/leads/", include("leads.urls_settings")),
     path("settings/ratings/", include("leads.urls_ratings")),
     path("settings/scoring/", include("scoring.urls")),
+    path("settings/", include("opportunities.urls_settings")),
     path("reports/disqualification/", include("leads.urls_reports")),
     path("reports/scoring/", include(scoring_report_urls)),
+    path("reports/win-loss/", include("opportunities.urls_reports")),
+    path("opportunities/", include("opportunities.urls")),
     path("", include("crm.urls_web")),
 ]
 

@@ -111,15 +111,9 @@ class ConvertSerializer(serializers.Serializer):
     )
     create_opportunity = serializers.BooleanField(required=False, default=False)
     opportunity_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
-
-    def validate_create_opportunity(self, value):
-        # The opportunity part of conversion arrives with the pipeline (Opportunities issue).
-        if value:
-            raise serializers.ValidationError(
-                _("Creating an opportunity on conversion is not available yet.")
-            )
-        return value
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, required=False, min_value=0, default=0
+    )
 
 
 class ConvertResultSerializer(serializers.Serializer):
@@ -127,6 +121,7 @@ class ConvertResultSerializer(serializers.Serializer):
     account = serializers.IntegerField(allow_null=True)
     contact = serializers.IntegerField()
     opportunity = serializers.IntegerField(allow_null=True)
+    opportunity_created = serializers.BooleanField()
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -216,15 +211,22 @@ class LeadViewSet(ServiceViewSet):
         lead = self.get_object()
         params = ConvertSerializer(data=request.data)
         params.is_valid(raise_exception=True)
+        data = params.validated_data
         result = services.lead_convert(
-            actor=request.user, lead=lead, account_name=params.validated_data.get("account_name")
+            actor=request.user,
+            lead=lead,
+            account_name=data.get("account_name"),
+            create_opportunity=data["create_opportunity"],
+            opportunity_name=data.get("opportunity_name", ""),
+            opportunity_amount=data["amount"],
         )
         return Response(
             {
                 "lead": LeadSerializer(result.lead, context=self.get_serializer_context()).data,
                 "account": result.account.pk if result.account else None,
                 "contact": result.contact.pk,
-                "opportunity": None,
+                "opportunity": result.opportunity.pk if result.opportunity else None,
+                "opportunity_created": result.opportunity_created,
             }
         )
 

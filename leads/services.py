@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -21,6 +22,9 @@ from crm.services import (
     _validate_owner,
     event_record,
     follow_up_create,
+    list_item_archive_or_delete,
+    list_item_next_order,
+    list_item_reorder,
     task_complete,
     user_today,
 )
@@ -33,6 +37,8 @@ from leads.models import (
     LeadStatus,
     Rating,
 )
+from opportunities.models import Opportunity
+from opportunities.services import opportunity_ensure
 from scoring import services as scoring
 
 LEAD_FIELDS = (
@@ -320,6 +326,9 @@ class ConversionResult:
     lead: Lead
     account: Account | None
     contact: Contact
+    opportunity: Opportunity | None = None
+    #: False when an opportunity in an active stage already existed for the contact.
+    opportunity_created: bool = False
 
 
 def _serialize_on(key: str) -> None:
@@ -330,12 +339,22 @@ def _serialize_on(key: str) -> None:
 
 
 @transaction.atomic
-def lead_convert(*, actor: User, lead: Lead, account_name: str | None = None) -> ConversionResult:
-    """Convert a lead into an account (B2B) and a contact, in one transaction.
+def lead_convert(
+    *,
+    actor: User,
+    lead: Lead,
+    account_name: str | None = None,
+    create_opportunity: bool = False,
+    opportunity_name: str = "",
+    opportunity_amount: Decimal = Decimal(0),
+) -> ConversionResult:
+    """Convert a lead into an account (B2B), a contact and, if asked, an opportunity, in one
+    transaction.
 
     B2B when ``account_name`` (or else the lead's company) is given: an active account of the
     same name (case-insensitive) is reused. A contact with the same email is reused. The lead
-    row is locked, so a second, concurrent conversion fails cleanly.
+    row is locked, so a second, concurrent conversion fails cleanly. The opportunity goes
+    through ``opportunity_ensure``: a contact already in an active stage keeps its deal.
     """
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if lead.status == LeadStatus.CONVERTED:
@@ -405,6 +424,16 @@ def lead_convert(*, actor: User, lead: Lead, account_name: str | None = None) ->
     lead.converted_account = account
     lead.converted_contact = contact
     lead.save()
+    opportunity, created = None, False
+    if create_opportunity:
+        opportunity, created = opportunity_ensure(
+            actor=actor,
+            contact=contact,
+            name=opportunity_name.strip() or (account.name if account else contact.name),
+            owner=lead.owner,
+            amount=opportunity_amount,
+            lead=lead,
+        )
     event_record(
         actor=actor,
         kind=LeadEvent.CONVERTED,
@@ -413,43 +442,17 @@ def lead_convert(*, actor: User, lead: Lead, account_name: str | None = None) ->
             "from": previous_status,
             "account": account.pk if account else None,
             "contact": contact.pk,
+            "opportunity": opportunity.pk if opportunity else None,
+            "opportunity_created": created,
         },
     )
-    return ConversionResult(lead=lead, account=account, contact=contact)
-
-
-# --- admin-ordered, archivable lists (reasons and ratings) ---------------------------------------
-
-
-def _next_order(model) -> int:
-    from django.db.models import Max
-
-    return (model.objects.aggregate(m=Max("order"))["m"] or 0) + 1
-
-
-def _archive_or_delete(*, actor: User, obj, in_use: bool, event_kind: str, key: str) -> str:
-    """Archive a row that records use (it stays in their history); remove an unused one."""
-    data = {key: obj.pk, "name": obj.name}
-    if in_use:
-        if obj.archived_at is None:
-            obj.archived_at = timezone.now()
-            obj.save(update_fields=["archived_at"])
-            event_record(actor=actor, kind=event_kind, data={"action": "archived", **data})
-        return "archived"
-    obj.delete()
-    event_record(actor=actor, kind=event_kind, data={"action": "deleted", **data})
-    return "deleted"
-
-
-def _reorder(*, actor: User, model, ids: list[int], event_kind: str, message: str) -> None:
-    """Set the order of the active rows to the given id order (every one listed exactly once)."""
-    rows = {r.pk: r for r in model.objects.select_for_update().filter(archived_at__isnull=True)}
-    if sorted(ids) != sorted(rows) or len(set(ids)) != len(ids):
-        raise ValidationError({"ids": [message]})
-    for i, pk in enumerate(ids):
-        rows[pk].order = i
-    model.objects.bulk_update(rows.values(), ["order"])
-    event_record(actor=actor, kind=event_kind, data={"action": "reordered", "ids": ids})
+    return ConversionResult(
+        lead=lead,
+        account=account,
+        contact=contact,
+        opportunity=opportunity,
+        opportunity_created=created,
+    )
 
 
 # --- reasons -------------------------------------------------------------------------------------
@@ -458,7 +461,9 @@ def _reorder(*, actor: User, model, ids: list[int], event_kind: str, message: st
 @transaction.atomic
 def disqualification_reason_create(*, actor: User, name: str) -> DisqualificationReason:
     _require_admin(actor)
-    reason = DisqualificationReason(name=name.strip(), order=_next_order(DisqualificationReason))
+    reason = DisqualificationReason(
+        name=name.strip(), order=list_item_next_order(DisqualificationReason)
+    )
     _clean(reason)
     reason.save()
     event_record(
@@ -499,7 +504,7 @@ def disqualification_reason_delete(*, actor: User, reason: DisqualificationReaso
         Lead.objects.filter(disqualification_reason=reason).exists()
         or LeadDisqualification.objects.filter(reason=reason).exists()
     )
-    return _archive_or_delete(
+    return list_item_archive_or_delete(
         actor=actor, obj=reason, in_use=in_use, event_kind=LeadEvent.REASON_CHANGED, key="reason"
     )
 
@@ -508,7 +513,7 @@ def disqualification_reason_delete(*, actor: User, reason: DisqualificationReaso
 def disqualification_reason_reorder(*, actor: User, ids: list[int]) -> None:
     """Set the order of the active reasons to the given id order."""
     _require_admin(actor)
-    _reorder(
+    list_item_reorder(
         actor=actor,
         model=DisqualificationReason,
         ids=ids,
@@ -662,7 +667,7 @@ def rating_create(*, actor: User, name: str, **fields) -> Rating:
     unknown = set(fields) - set(RATING_FIELDS)
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
-    rating = Rating(name=name.strip(), order=_next_order(Rating), **fields)
+    rating = Rating(name=name.strip(), order=list_item_next_order(Rating), **fields)
     _clean(rating)
     rating.save()
     event_record(
@@ -703,7 +708,7 @@ def rating_archive(*, actor: User, rating: Rating) -> str:
         or Contact.objects.filter(rating=rating).exists()
         or Event.objects.filter(kind=LeadEvent.CLASSIFIED, data__rating=rating.pk).exists()
     )
-    return _archive_or_delete(
+    return list_item_archive_or_delete(
         actor=actor, obj=rating, in_use=in_use, event_kind=LeadEvent.RATING_CHANGED, key="rating"
     )
 
@@ -711,7 +716,7 @@ def rating_archive(*, actor: User, rating: Rating) -> str:
 @transaction.atomic
 def rating_reorder(*, actor: User, ids: list[int]) -> None:
     _require_admin(actor)
-    _reorder(
+    list_item_reorder(
         actor=actor,
         model=Rating,
         ids=ids,

@@ -1,7 +1,12 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Contact, OwnedRecord
+from leads.models import AdminListItem
 
 
 class OpportunityStatus(models.TextChoices):
@@ -10,12 +15,112 @@ class OpportunityStatus(models.TextChoices):
     LOST = "lost", _("Lost")
 
 
+def _active_name_unique(name: str, message):
+    return models.UniqueConstraint(
+        Lower("name"),
+        condition=Q(archived_at__isnull=True),
+        name=name,
+        violation_error_message=message,
+    )
+
+
+class Stage(AdminListItem):
+    """A column of the pipeline. Its role (active, default, win, loss) is set in the settings."""
+
+    name = models.CharField(_("name"), max_length=60)
+    probability = models.PositiveSmallIntegerField(
+        _("probability (%)"), default=0, validators=[MaxValueValidator(100)]
+    )
+
+    class Meta(AdminListItem.Meta):
+        verbose_name = _("stage")
+        verbose_name_plural = _("stages")
+        constraints = [
+            _active_name_unique("stage_active_name_ci_unique", _("A stage with this name exists.")),
+            models.CheckConstraint(condition=Q(probability__lte=100), name="stage_probability_pct"),
+        ]
+
+
+class WinReason(AdminListItem):
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta(AdminListItem.Meta):
+        verbose_name = _("win reason")
+        verbose_name_plural = _("win reasons")
+        constraints = [
+            _active_name_unique(
+                "win_reason_active_name_ci_unique", _("A reason with this name already exists.")
+            )
+        ]
+
+
+class LossReason(AdminListItem):
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta(AdminListItem.Meta):
+        verbose_name = _("loss reason")
+        verbose_name_plural = _("loss reasons")
+        constraints = [
+            _active_name_unique(
+                "loss_reason_active_name_ci_unique", _("A reason with this name already exists.")
+            )
+        ]
+
+
+class OpportunitySettings(models.Model):
+    """Single-row settings (see ``opportunities.services.opportunity_settings_get``)."""
+
+    active_stages = models.ManyToManyField(
+        Stage, blank=True, related_name="+", verbose_name=_("active stages")
+    )
+    default_stage = models.ForeignKey(
+        Stage,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("default stage"),
+    )
+    win_stage = models.ForeignKey(
+        Stage,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("win stage"),
+    )
+    require_win_reason = models.BooleanField(_("require a win reason"), default=True)
+    loss_stage = models.ForeignKey(
+        Stage,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("loss stage"),
+    )
+    require_loss_reason = models.BooleanField(_("require a loss reason"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("opportunity settings")
+        verbose_name_plural = _("opportunity settings")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="opportunity_settings_singleton")
+        ]
+
+    def __str__(self):
+        return str(_("Opportunity defaults"))
+
+
 class Opportunity(OwnedRecord):
-    """A deal with a contact; stages and reasons come with the pipeline."""
+    """A deal with a contact, moving through the pipeline; its rules live in the services."""
 
     name = models.CharField(_("name"), max_length=200)
     contact = models.ForeignKey(
         Contact, on_delete=models.PROTECT, related_name="opportunities", verbose_name=_("contact")
+    )
+    stage = models.ForeignKey(
+        Stage, on_delete=models.PROTECT, related_name="opportunities", verbose_name=_("stage")
     )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=0)
     status = models.CharField(
@@ -24,13 +129,101 @@ class Opportunity(OwnedRecord):
         choices=OpportunityStatus.choices,
         default=OpportunityStatus.OPEN,
     )
+    win_reason = models.ForeignKey(
+        WinReason,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="opportunities",
+        verbose_name=_("win reason"),
+    )
+    loss_reason = models.ForeignKey(
+        LossReason,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="opportunities",
+        verbose_name=_("loss reason"),
+    )
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    #: When it entered its current stage: the board shows the time in stage.
+    stage_entered_at = models.DateTimeField(_("in stage since"))
+    lead = models.ForeignKey(
+        "leads.Lead",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="opportunities",
+        verbose_name=_("from lead"),
+    )
 
     class Meta:
         ordering = ["-id"]
         verbose_name = _("opportunity")
         verbose_name_plural = _("opportunities")
-        indexes = [models.Index(fields=["owner", "archived_at"])]
+        indexes = [
+            models.Index(fields=["owner", "archived_at"]),
+            models.Index(fields=["contact", "stage"]),
+            models.Index(fields=["status", "closed_at"]),
+            models.Index(fields=["created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(win_reason__isnull=True) | Q(status=OpportunityStatus.WON),
+                name="opportunity_win_reason_only_won",
+            ),
+            models.CheckConstraint(
+                condition=Q(loss_reason__isnull=True) | Q(status=OpportunityStatus.LOST),
+                name="opportunity_loss_reason_only_lost",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True, status=OpportunityStatus.OPEN)
+                | (Q(closed_at__isnull=False) & ~Q(status=OpportunityStatus.OPEN)),
+                name="opportunity_closed_at_follows_status",
+            ),
+        ]
 
     def __str__(self):
         return self.name
+
+
+class StageChange(models.Model):
+    """One row per stage an opportunity entered (creation included): the funnel, the stage at
+    which deals were lost and the win/loss reports aggregate these rows in SQL."""
+
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.PROTECT, related_name="stage_changes"
+    )
+    from_stage = models.ForeignKey(
+        Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=OpportunityStatus.choices)
+    win_reason = models.ForeignKey(
+        WinReason, on_delete=models.PROTECT, null=True, blank=True, related_name="stage_changes"
+    )
+    loss_reason = models.ForeignKey(
+        LossReason, on_delete=models.PROTECT, null=True, blank=True, related_name="stage_changes"
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["to_stage", "at"]), models.Index(fields=["status", "at"])]
+
+    def __str__(self):
+        return f"{self.opportunity_id}: {self.from_stage_id} → {self.to_stage_id}"
+
+
+class OpportunityEvent(models.TextChoices):
+    """Event kinds written by the opportunities services (``Event.kind``)."""
+
+    STAGE_CHANGED = "stage_changed", _("Stage changed")
+    SETTINGS_CHANGED = "opportunity_settings_changed", _("Opportunity defaults changed")
+    STAGE_LIST_CHANGED = "stage_list_changed", _("Pipeline changed")
+    WIN_REASON_CHANGED = "win_reason_changed", _("Win reason changed")
+    LOSS_REASON_CHANGED = "loss_reason_changed", _("Loss reason changed")

@@ -20,6 +20,7 @@ DEFAULT_DATA_MIGRATIONS = (
     "leads.migrations.0003_default_reasons",
     "leads.migrations.0005_default_ratings",
     "scoring.migrations.0002_default_criteria",
+    "opportunities.migrations.0003_default_pipeline",
 )
 
 

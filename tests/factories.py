@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from crm.models import Account, Contact, Role, Tag, Task, Team, User
 from leads.models import Lead
-from opportunities.models import Opportunity
+from opportunities.models import Opportunity, OpportunitySettings, Stage
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -93,6 +93,18 @@ class OpportunityFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     owner = factory.LazyAttribute(lambda o: o.contact.owner)
     amount = 1000
+    # Open, in the default stage; closed deals go through opportunities.services.opportunity_move.
+    stage = factory.LazyFunction(lambda: OpportunitySettings.objects.get(pk=1).default_stage)
+    stage_entered_at = factory.LazyFunction(timezone.now)
+
+
+class StageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Stage
+
+    name = factory.Sequence(lambda n: f"Stage {n}")
+    probability = 50
+    order = factory.Sequence(lambda n: 100 + n)
 
 
 class TaskFactory(factory.django.DjangoModelFactory):

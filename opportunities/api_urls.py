@@ -1,0 +1,21 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from opportunities import api
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("opportunities", api.OpportunityViewSet, basename="api-opportunity")
+router.register("stages", api.StageViewSet, basename="api-stage")
+router.register("win-reasons", api.WinReasonViewSet, basename="api-win-reason")
+router.register("loss-reasons", api.LossReasonViewSet, basename="api-loss-reason")
+
+urlpatterns = [
+    path(
+        "settings/opportunities/",
+        api.OpportunitySettingsView.as_view(),
+        name="api-opportunity-settings",
+    ),
+    path("reports/win-loss/", api.WinLossReportView.as_view(), name="api-report-win-loss"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,250 @@
+"""Every read of the opportunities app, built on ``crm.access`` visibility."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber, TruncMonth
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import access
+from crm.models import User
+from opportunities.models import (
+    LossReason,
+    Opportunity,
+    OpportunityStatus,
+    Stage,
+    StageChange,
+    WinReason,
+)
+from opportunities.services import opportunity_settings_get
+
+
+def opportunity_list(*, user: User) -> QuerySet[Opportunity]:
+    return access.visible_opportunities(user).select_related(
+        "owner", "contact", "stage", "win_reason", "loss_reason"
+    )
+
+
+def opportunity_get(*, user: User, pk: int) -> Opportunity:
+    """The opportunity if visible; raises ``Opportunity.DoesNotExist`` otherwise (→ 404)."""
+    return opportunity_list(user=user).get(pk=pk)
+
+
+def stage_list(*, include_archived: bool = False) -> QuerySet[Stage]:
+    """Stages with how many opportunities (archived ones included) are in each."""
+    qs = Stage.objects.annotate(usage_count=Count("opportunities", distinct=True))
+    if not include_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    return qs.order_by("archived_at", "order", "id")
+
+
+def stage_choices() -> QuerySet[Stage]:
+    return Stage.objects.filter(archived_at__isnull=True).order_by("order", "id")
+
+
+def reason_list(model, *, include_archived: bool = False) -> QuerySet:
+    """Win or loss reasons with how many deals carry each."""
+    qs = model.objects.annotate(usage_count=Count("opportunities", distinct=True))
+    if not include_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    return qs.order_by("archived_at", "order", "id")
+
+
+def reason_choices(model) -> QuerySet:
+    return model.objects.filter(archived_at__isnull=True).order_by("order", "id")
+
+
+def win_reason_choices() -> QuerySet[WinReason]:
+    return reason_choices(WinReason)
+
+
+def loss_reason_choices() -> QuerySet[LossReason]:
+    return reason_choices(LossReason)
+
+
+# --- the board -----------------------------------------------------------------------------------
+
+
+@dataclass
+class BoardColumn:
+    stage: Stage
+    status: str
+    active: bool
+    count: int = 0
+    cards: list[Opportunity] = field(default_factory=list)
+
+
+def opportunity_board(
+    *, user: User, owner_id: int | None = None, per_column: int = 50
+) -> list[BoardColumn]:
+    """One column per active (not archived) stage, in pipeline order, with the total count and
+    the ``per_column`` deals that entered the stage most recently. Three queries whatever the
+    number of stages or deals: stages, counts (GROUP BY), cards (ROW_NUMBER per stage)."""
+    settings = opportunity_settings_get()
+    active = set(settings.active_stages.values_list("pk", flat=True))
+    stages = list(stage_choices())
+    qs = access.visible_opportunities(user)
+    if owner_id:
+        qs = qs.filter(owner_id=owner_id)
+    counts = dict(qs.values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n"))
+    ranked = qs.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("stage_id")],
+            order_by=[F("stage_entered_at").desc(), F("id").desc()],
+        )
+    )
+    cards = ranked.filter(rank__lte=per_column)
+    columns = {
+        s.pk: BoardColumn(
+            stage=s,
+            status=(
+                OpportunityStatus.WON
+                if s.pk == settings.win_stage_id
+                else OpportunityStatus.LOST
+                if s.pk == settings.loss_stage_id
+                else OpportunityStatus.OPEN
+            ),
+            active=s.pk in active,
+            count=counts.get(s.pk, 0),
+        )
+        for s in stages
+    }
+    for opp in cards.select_related("owner", "contact").order_by(
+        "stage_id", "-stage_entered_at", "-id"
+    ):
+        if opp.stage_id in columns:
+            columns[opp.stage_id].cards.append(opp)
+    return list(columns.values())
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+def _range(field_name: str, since: dt.date | None, until: dt.date | None) -> Q:
+    cond = Q()
+    tz = timezone.get_current_timezone()
+    if since:
+        cond &= Q(**{f"{field_name}__gte": dt.datetime.combine(since, dt.time.min, tzinfo=tz)})
+    if until:
+        end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        cond &= Q(**{f"{field_name}__lt": end})
+    return cond
+
+
+def _owner_label(first: str, last: str, username: str) -> str:
+    return f"{first} {last}".strip() or username
+
+
+def _rate(won: int, lost: int) -> float | None:
+    return round(won / (won + lost), 4) if won + lost else None
+
+
+def _by_reason(qs, key: str, none_label: str) -> list[dict]:
+    rows = qs.values(f"{key}_id", f"{key}__name", f"{key}__archived_at").annotate(n=Count("id"))
+    out = [
+        {
+            "key": r[f"{key}_id"],
+            "label": _(r[f"{key}__name"]) if r[f"{key}__name"] else none_label,
+            "count": r["n"],
+            "archived": r[f"{key}__archived_at"] is not None,
+        }
+        for r in rows
+    ]
+    out.sort(key=lambda r: (-r["count"], str(r["label"]).lower()))
+    return out
+
+
+def win_loss_report(
+    *, user: User, since: dt.date | None = None, until: dt.date | None = None
+) -> dict:
+    """Deals closed in the range (by ``closed_at``): win rate, won by win reason, lost by loss
+    reason, win rate by owner and by month, the stage at which deals were lost, and the stage
+    funnel of the deals created in the range. SQL aggregation only; archived reasons and stages
+    still appear (they are history)."""
+    visible = access.visible_opportunities(user, include_archived=True)
+    closed = visible.filter(_range("closed_at", since, until), closed_at__isnull=False)
+    won = closed.filter(status=OpportunityStatus.WON)
+    lost = closed.filter(status=OpportunityStatus.LOST)
+
+    won_lost = {
+        "won": Count("id", filter=Q(status=OpportunityStatus.WON)),
+        "lost": Count("id", filter=Q(status=OpportunityStatus.LOST)),
+    }
+    owner_rows = closed.values(
+        "owner_id", "owner__first_name", "owner__last_name", "owner__username"
+    ).annotate(**won_lost)
+    totals = closed.aggregate(**won_lost)
+    by_owner = []
+    for r in owner_rows:
+        by_owner.append(
+            {
+                "key": r["owner_id"],
+                "label": _owner_label(
+                    r["owner__first_name"], r["owner__last_name"], r["owner__username"]
+                ),
+                "won": r["won"],
+                "lost": r["lost"],
+                "win_rate": _rate(r["won"], r["lost"]),
+            }
+        )
+    by_owner.sort(key=lambda r: (-(r["won"] + r["lost"]), str(r["label"]).lower()))
+
+    by_month = [
+        {
+            "month": r["month"].date().isoformat()[:7],
+            "won": r["won"],
+            "lost": r["lost"],
+            "win_rate": _rate(r["won"], r["lost"]),
+        }
+        for r in closed.annotate(month=TruncMonth("closed_at"))
+        .values("month")
+        .annotate(**won_lost)
+        .order_by("month")
+    ]
+
+    # The stage a lost deal was in when it was lost: the from-stage of its move into the loss.
+    lost_at = [
+        {
+            "key": r["from_stage_id"],
+            "label": _(r["from_stage__name"]) if r["from_stage__name"] else _("Created lost"),
+            "count": r["n"],
+        }
+        for r in StageChange.objects.filter(
+            status=OpportunityStatus.LOST, opportunity__in=lost.values("pk")
+        )
+        .values("from_stage_id", "from_stage__name", "from_stage__order")
+        .annotate(n=Count("opportunity_id", distinct=True))
+        .order_by("from_stage__order", "from_stage_id")
+    ]
+
+    # Funnel: of the deals created in the range, how many ever entered each stage.
+    created = visible.filter(_range("created_at", since, until))
+    reached = dict(
+        StageChange.objects.filter(opportunity__in=created.values("pk"))
+        .values("to_stage_id")
+        .annotate(n=Count("opportunity_id", distinct=True))
+        .values_list("to_stage_id", "n")
+    )
+    funnel = [
+        {"key": s.pk, "label": str(s), "count": reached.get(s.pk, 0), "archived": s.archived}
+        for s in Stage.objects.filter(
+            Q(archived_at__isnull=True) | Q(pk__in=list(reached))
+        ).order_by("order", "id")
+    ]
+
+    return {
+        "win_rate": _rate(totals["won"], totals["lost"]),
+        "won_count": totals["won"],
+        "lost_count": totals["lost"],
+        "won": _by_reason(won, "win_reason", _("No reason given")),
+        "lost": _by_reason(lost, "loss_reason", _("No reason given")),
+        "by_owner": by_owner,
+        "by_month": by_month,
+        "lost_at_stage": lost_at,
+        "funnel": funnel,
+    }

@@ -1,0 +1,652 @@
+"""Every write of the opportunities app: the pipeline (stages), the opportunity defaults, win and
+loss reasons, opportunities and their moves through the pipeline, and ``opportunity_ensure``,
+the one rule by which automation creates opportunities without duplicating an engaged one."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import access
+from crm.models import Contact, EventKind, User
+from crm.services import (
+    _apply,
+    _clean,
+    _record_update,
+    _validate_new_owner,
+    _validate_owner,
+    event_record,
+    list_item_archive_or_delete,
+    list_item_next_order,
+    list_item_reorder,
+)
+from opportunities.models import (
+    LossReason,
+    Opportunity,
+    OpportunityEvent,
+    OpportunitySettings,
+    OpportunityStatus,
+    Stage,
+    StageChange,
+    WinReason,
+)
+
+
+def _require_admin(actor: User) -> None:
+    if not access.is_admin(actor):
+        raise PermissionDenied(_("Only administrators can do this."))
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+SETTINGS_FIELDS = (
+    "active_stages",
+    "default_stage",
+    "win_stage",
+    "require_win_reason",
+    "loss_stage",
+    "require_loss_reason",
+)
+
+
+def opportunity_settings_get() -> OpportunitySettings:
+    """The single settings row (created on first read), with its stages loaded."""
+    obj, _created = OpportunitySettings.objects.select_related(
+        "default_stage", "win_stage", "loss_stage"
+    ).get_or_create(pk=1)
+    return obj
+
+
+def _settings_validate(values: dict) -> None:
+    errors: dict[str, list[str]] = {}
+    for field in ("default_stage", "win_stage", "loss_stage"):
+        stage = values[field]
+        if stage is not None and stage.archived:
+            errors.setdefault(field, []).append(_("That stage is archived; choose an active one."))
+    if any(s.archived for s in values["active_stages"]):
+        errors.setdefault("active_stages", []).append(
+            _("An archived stage cannot be active; choose active stages only.")
+        )
+    win, loss, default = values["win_stage"], values["loss_stage"], values["default_stage"]
+    if win is not None and win == loss:
+        errors.setdefault("loss_stage", []).append(
+            _("The loss stage must be another stage than the win stage.")
+        )
+    if default is not None and default in (win, loss):
+        errors.setdefault("default_stage", []).append(
+            _("New opportunities cannot start won or lost: choose an open stage.")
+        )
+    closing = {s for s in (win, loss) if s is not None}
+    if closing & set(values["active_stages"]):
+        errors.setdefault("active_stages", []).append(
+            _("The win and loss stages close a deal; they cannot be active stages.")
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def opportunity_settings_update(*, actor: User, **fields) -> OpportunitySettings:
+    """Change any of ``SETTINGS_FIELDS``; every change is one audit event."""
+    _require_admin(actor)
+    unknown = set(fields) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    obj = OpportunitySettings.objects.select_for_update().get(pk=opportunity_settings_get().pk)
+    current_active = list(obj.active_stages.order_by("order", "id"))
+    values = {f: getattr(obj, f) for f in SETTINGS_FIELDS if f != "active_stages"}
+    values["active_stages"] = current_active
+    values.update(fields)
+    _settings_validate(values)
+    changes = {}
+    if "active_stages" in fields:
+        before = sorted(s.pk for s in current_active)
+        after = sorted({s.pk for s in fields["active_stages"]})
+        if before != after:
+            obj.active_stages.set(after)
+            changes["active_stages"] = [before, after]
+    changes.update(_apply(obj, {k: v for k, v in fields.items() if k != "active_stages"}))
+    if changes:
+        obj.save()
+        event_record(actor=actor, kind=OpportunityEvent.SETTINGS_CHANGED, data={"changes": changes})
+    return obj
+
+
+def active_stage_ids() -> list[int]:
+    return list(
+        OpportunitySettings.active_stages.through.objects.filter(
+            opportunitysettings_id=opportunity_settings_get().pk
+        ).values_list("stage_id", flat=True)
+    )
+
+
+# --- stages --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def stage_create(*, actor: User, name: str, probability: int = 0) -> Stage:
+    _require_admin(actor)
+    stage = Stage(name=name.strip(), probability=probability, order=list_item_next_order(Stage))
+    _clean(stage)
+    stage.save()
+    event_record(
+        actor=actor,
+        kind=OpportunityEvent.STAGE_LIST_CHANGED,
+        data={"action": "created", "stage": stage.pk, "name": stage.name},
+    )
+    return stage
+
+
+@transaction.atomic
+def stage_update(
+    *, actor: User, stage: Stage, name: str | None = None, probability: int | None = None
+) -> Stage:
+    _require_admin(actor)
+    fields = {}
+    if name is not None:
+        fields["name"] = name.strip()
+    if probability is not None:
+        fields["probability"] = probability
+    changes = _apply(stage, fields)
+    if changes:
+        _clean(stage)
+        stage.save()
+        event_record(
+            actor=actor,
+            kind=OpportunityEvent.STAGE_LIST_CHANGED,
+            data={"action": "updated", "stage": stage.pk, "changes": changes},
+        )
+    return stage
+
+
+@transaction.atomic
+def stage_delete(*, actor: User, stage: Stage) -> str:
+    """Remove an unused stage; archive one that any opportunity has been in.
+
+    The default, win and loss stages cannot go: the admin picks others first. An archived stage
+    stops being active. Returns ``"deleted"`` or ``"archived"``.
+    """
+    _require_admin(actor)
+    stage = Stage.objects.select_for_update().get(pk=stage.pk)
+    settings = opportunity_settings_get()
+    if stage.pk in (settings.default_stage_id, settings.win_stage_id, settings.loss_stage_id):
+        raise ValidationError(
+            _(
+                "This stage is the default, win or loss stage: choose another one in the "
+                "opportunity defaults first."
+            )
+        )
+    in_use = (
+        Opportunity.objects.filter(stage=stage).exists()
+        or StageChange.objects.filter(to_stage=stage).exists()
+    )
+    settings.active_stages.remove(stage)
+    return list_item_archive_or_delete(
+        actor=actor,
+        obj=stage,
+        in_use=in_use,
+        event_kind=OpportunityEvent.STAGE_LIST_CHANGED,
+        key="stage",
+    )
+
+
+@transaction.atomic
+def stage_reorder(*, actor: User, ids: list[int]) -> None:
+    _require_admin(actor)
+    list_item_reorder(
+        actor=actor,
+        model=Stage,
+        ids=ids,
+        event_kind=OpportunityEvent.STAGE_LIST_CHANGED,
+        message=_("List every active stage exactly once."),
+    )
+
+
+# --- win and loss reasons ------------------------------------------------------------------------
+
+_REASON_KIND = {
+    WinReason: (OpportunityEvent.WIN_REASON_CHANGED, "win_reason"),
+    LossReason: (OpportunityEvent.LOSS_REASON_CHANGED, "loss_reason"),
+}
+
+
+def _reason_create(*, actor: User, model, name: str):
+    _require_admin(actor)
+    reason = model(name=name.strip(), order=list_item_next_order(model))
+    _clean(reason)
+    reason.save()
+    kind, key = _REASON_KIND[model]
+    event_record(actor=actor, kind=kind, data={"action": "created", key: reason.pk, "name": name})
+    return reason
+
+
+def _reason_update(*, actor: User, reason, name: str | None):
+    _require_admin(actor)
+    if name is not None and name.strip() != reason.name:
+        old = reason.name
+        reason.name = name.strip()
+        _clean(reason)
+        reason.save()
+        kind, key = _REASON_KIND[type(reason)]
+        event_record(
+            actor=actor,
+            kind=kind,
+            data={"action": "renamed", key: reason.pk, "name": [old, reason.name]},
+        )
+    return reason
+
+
+def _reason_delete(*, actor: User, reason) -> str:
+    _require_admin(actor)
+    model = type(reason)
+    reason = model.objects.select_for_update().get(pk=reason.pk)
+    kind, key = _REASON_KIND[model]
+    in_use = (
+        Opportunity.objects.filter(**{key: reason}).exists()
+        or StageChange.objects.filter(**{key: reason}).exists()
+    )
+    return list_item_archive_or_delete(
+        actor=actor, obj=reason, in_use=in_use, event_kind=kind, key=key
+    )
+
+
+def _reason_reorder(*, actor: User, model, ids: list[int]) -> None:
+    _require_admin(actor)
+    list_item_reorder(
+        actor=actor,
+        model=model,
+        ids=ids,
+        event_kind=_REASON_KIND[model][0],
+        message=_("List every active reason exactly once."),
+    )
+
+
+@transaction.atomic
+def win_reason_create(*, actor: User, name: str) -> WinReason:
+    return _reason_create(actor=actor, model=WinReason, name=name)
+
+
+@transaction.atomic
+def win_reason_update(*, actor: User, reason: WinReason, name: str | None = None) -> WinReason:
+    return _reason_update(actor=actor, reason=reason, name=name)
+
+
+@transaction.atomic
+def win_reason_delete(*, actor: User, reason: WinReason) -> str:
+    """Remove an unused win reason; archive one that a deal has used."""
+    return _reason_delete(actor=actor, reason=reason)
+
+
+@transaction.atomic
+def win_reason_reorder(*, actor: User, ids: list[int]) -> None:
+    _reason_reorder(actor=actor, model=WinReason, ids=ids)
+
+
+@transaction.atomic
+def loss_reason_create(*, actor: User, name: str) -> LossReason:
+    return _reason_create(actor=actor, model=LossReason, name=name)
+
+
+@transaction.atomic
+def loss_reason_update(*, actor: User, reason: LossReason, name: str | None = None) -> LossReason:
+    return _reason_update(actor=actor, reason=reason, name=name)
+
+
+@transaction.atomic
+def loss_reason_delete(*, actor: User, reason: LossReason) -> str:
+    """Remove an unused loss reason; archive one that a deal has used."""
+    return _reason_delete(actor=actor, reason=reason)
+
+
+@transaction.atomic
+def loss_reason_reorder(*, actor: User, ids: list[int]) -> None:
+    _reason_reorder(actor=actor, model=LossReason, ids=ids)
+
+
+# --- the reason rule -----------------------------------------------------------------------------
+
+
+def stage_status(stage: Stage, settings: OpportunitySettings | None = None) -> str:
+    """Won in the win stage, lost in the loss stage, open anywhere else."""
+    settings = settings or opportunity_settings_get()
+    if stage.pk == settings.win_stage_id:
+        return OpportunityStatus.WON
+    if stage.pk == settings.loss_stage_id:
+        return OpportunityStatus.LOST
+    return OpportunityStatus.OPEN
+
+
+def close_reason_check(
+    *,
+    status: str,
+    win_reason: WinReason | None,
+    loss_reason: LossReason | None,
+    settings: OpportunitySettings | None = None,
+) -> tuple[WinReason | None, LossReason | None]:
+    """THE win/loss reason rule, for the API, the pages, the board and automation alike.
+
+    Returns the reasons the deal keeps: a won deal keeps only a win reason, a lost one only a loss
+    reason, an open one none (reopening clears them; the history keeps them). A required reason
+    that is missing, or an archived one, is a field error.
+    """
+    settings = settings or opportunity_settings_get()
+    checks = {
+        OpportunityStatus.WON: ("win_reason", win_reason, settings.require_win_reason),
+        OpportunityStatus.LOST: ("loss_reason", loss_reason, settings.require_loss_reason),
+    }
+    if status not in checks:
+        return None, None
+    field, reason, required = checks[status]
+    if reason is None and required:
+        if status == OpportunityStatus.WON:
+            message = _("Choose why this deal was won.")
+        else:
+            message = _("Choose why this deal was lost.")
+        raise ValidationError({field: [message]})
+    if reason is not None and reason.archived:
+        raise ValidationError({field: [_("That reason has been archived; choose an active one.")]})
+    if status == OpportunityStatus.WON:
+        return reason, None
+    return None, reason
+
+
+def _check_stage(stage: Stage) -> None:
+    if stage.archived:
+        raise ValidationError({"stage": [_("That stage is archived; choose an active one.")]})
+
+
+def _default_stage(settings: OpportunitySettings) -> Stage:
+    stage = settings.default_stage
+    if stage is None or stage.archived:
+        raise ValidationError(
+            {
+                "stage": [
+                    _("No default stage is set: an administrator sets it in Opportunity defaults.")
+                ]
+            }
+        )
+    return stage
+
+
+# --- opportunities -------------------------------------------------------------------------------
+
+
+def _reason_data(prefix: str, reason) -> dict:
+    return {prefix: reason.pk if reason else None, f"{prefix}_name": reason.name if reason else ""}
+
+
+def _create(
+    *,
+    actor: User,
+    settings: OpportunitySettings,
+    name: str,
+    contact: Contact,
+    owner: User,
+    stage: Stage,
+    amount: Decimal,
+    win_reason: WinReason | None = None,
+    loss_reason: LossReason | None = None,
+    lead=None,
+    via: str,
+) -> Opportunity:
+    _validate_owner(owner)
+    _check_stage(stage)
+    status = stage_status(stage, settings)
+    win_reason, loss_reason = close_reason_check(
+        status=status, win_reason=win_reason, loss_reason=loss_reason, settings=settings
+    )
+    now = timezone.now()
+    opportunity = Opportunity(
+        name=(name or "").strip(),
+        contact=contact,
+        owner=owner,
+        stage=stage,
+        amount=amount,
+        status=status,
+        win_reason=win_reason,
+        loss_reason=loss_reason,
+        closed_at=None if status == OpportunityStatus.OPEN else now,
+        stage_entered_at=now,
+        lead=lead,
+    )
+    _clean(opportunity, exclude=["contact", "owner", "stage", "lead"])
+    opportunity.save()
+    StageChange.objects.create(
+        opportunity=opportunity,
+        from_stage=None,
+        to_stage=stage,
+        status=status,
+        win_reason=win_reason,
+        loss_reason=loss_reason,
+        owner=owner,
+        actor=actor,
+    )
+    event_record(
+        actor=actor,
+        kind=EventKind.CREATED,
+        opportunity=opportunity,
+        data={
+            "name": opportunity.name,
+            "stage": stage.pk,
+            "stage_name": stage.name,
+            "status": status,
+            "via": via,
+            **_reason_data("win_reason", win_reason),
+            **_reason_data("loss_reason", loss_reason),
+        },
+    )
+    return opportunity
+
+
+def _check_contact(actor: User, contact: Contact) -> None:
+    if contact.archived_at is not None:
+        raise ValidationError({"contact": [_("This contact is archived.")]})
+    if not access.can_see(actor, contact):
+        raise ValidationError({"contact": [_("That record does not exist.")]})
+
+
+@transaction.atomic
+def opportunity_create(
+    *,
+    actor: User,
+    name: str,
+    contact: Contact,
+    owner: User | None = None,
+    stage: Stage | None = None,
+    amount: Decimal = Decimal(0),
+    win_reason: WinReason | None = None,
+    loss_reason: LossReason | None = None,
+) -> Opportunity:
+    """Manual creation by a user: not restricted by the active stages (``opportunity_ensure`` is
+    what automation uses). The stage defaults to the default stage."""
+    _check_contact(actor, contact)
+    settings = opportunity_settings_get()
+    return _create(
+        actor=actor,
+        settings=settings,
+        name=name,
+        contact=contact,
+        owner=owner or actor,
+        stage=stage or _default_stage(settings),
+        amount=amount,
+        win_reason=win_reason,
+        loss_reason=loss_reason,
+        via="manual",
+    )
+
+
+@transaction.atomic
+def opportunity_ensure(
+    *,
+    actor: User,
+    contact: Contact,
+    name: str,
+    owner: User | None = None,
+    amount: Decimal = Decimal(0),
+    lead=None,
+) -> tuple[Opportunity, bool]:
+    """THE automatic creation rule: the contact's opportunity in an active stage, or a new one.
+
+    The contact row is locked for the transaction, so concurrent calls for one contact run one
+    after the other and all but the first find the opportunity the first created. An existing
+    opportunity is returned as it is (its owner untouched, even when it is another rep's). A new
+    one goes to the default stage, owned by ``owner`` or else by the contact's owner.
+    Returns ``(opportunity, created)``.
+    """
+    locked = Contact.objects.select_for_update().filter(pk=contact.pk).first()
+    if locked is None:
+        raise ValidationError({"contact": [_("That record does not exist.")]})
+    settings = opportunity_settings_get()
+    existing = (
+        Opportunity.objects.filter(
+            contact_id=locked.pk,
+            archived_at__isnull=True,
+            stage__in=settings.active_stages.all(),
+        )
+        .order_by("id")
+        .first()
+    )
+    if existing is not None:
+        return existing, False
+    if locked.archived_at is not None:
+        raise ValidationError({"contact": [_("This contact is archived.")]})
+    opportunity = _create(
+        actor=actor,
+        settings=settings,
+        name=name,
+        contact=locked,
+        owner=owner or locked.owner,
+        stage=_default_stage(settings),
+        amount=amount,
+        lead=lead,
+        via="lead_conversion" if lead is not None else "ensure",
+    )
+    return opportunity, True
+
+
+UPDATE_FIELDS = ("name", "contact", "owner", "amount")
+
+
+@transaction.atomic
+def opportunity_update(*, actor: User, opportunity: Opportunity, **fields) -> Opportunity:
+    """Edit the deal; a ``stage`` (with its reasons) moves it through ``opportunity_move``."""
+    unknown = set(fields) - set(UPDATE_FIELDS) - {"stage", "win_reason", "loss_reason"}
+    if unknown:
+        raise TypeError(f"unexpected fields {unknown}")
+    opportunity = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
+    move = {k: fields.pop(k) for k in ("stage", "win_reason", "loss_reason") if k in fields}
+    if "contact" in fields and fields["contact"] != opportunity.contact:
+        _check_contact(actor, fields["contact"])
+    _validate_new_owner(opportunity, fields)
+    if "name" in fields:
+        fields["name"] = fields["name"].strip()
+    changes = _apply(opportunity, fields)
+    if changes:
+        _clean(opportunity, exclude=["contact", "owner", "stage", "lead"])
+        opportunity.save()
+        _record_update(actor=actor, subject_kw={"opportunity": opportunity}, changes=changes)
+    if move:
+        opportunity = opportunity_move(
+            actor=actor,
+            opportunity=opportunity,
+            stage=move.get("stage", opportunity.stage),
+            win_reason=move.get("win_reason", opportunity.win_reason),
+            loss_reason=move.get("loss_reason", opportunity.loss_reason),
+        )
+    return opportunity
+
+
+@transaction.atomic
+def opportunity_move(
+    *,
+    actor: User,
+    opportunity: Opportunity,
+    stage: Stage,
+    win_reason: WinReason | None = None,
+    loss_reason: LossReason | None = None,
+) -> Opportunity:
+    """Move a deal to ``stage`` (or change why it was won or lost, in the same stage).
+
+    Status and ``closed_at`` follow the stage; the reason rule is ``close_reason_check``. Each
+    move writes a ``StageChange`` row and an event; reopening clears the reason on the deal, the
+    history keeps it.
+    """
+    opportunity = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
+    if opportunity.archived_at is not None:
+        raise ValidationError(_("This opportunity is archived."))
+    settings = opportunity_settings_get()
+    same_stage = stage.pk == opportunity.stage_id
+    if not same_stage:
+        _check_stage(stage)
+    status = stage_status(stage, settings) if not same_stage else opportunity.status
+    win_reason, loss_reason = close_reason_check(
+        status=status, win_reason=win_reason, loss_reason=loss_reason, settings=settings
+    )
+    if (
+        same_stage
+        and win_reason == opportunity.win_reason
+        and loss_reason == opportunity.loss_reason
+    ):
+        return opportunity
+    previous = {
+        "stage": opportunity.stage,
+        "status": opportunity.status,
+        "win_reason": opportunity.win_reason,
+        "loss_reason": opportunity.loss_reason,
+    }
+    now = timezone.now()
+    opportunity.stage = stage
+    opportunity.status = status
+    opportunity.win_reason = win_reason
+    opportunity.loss_reason = loss_reason
+    if not same_stage:
+        opportunity.stage_entered_at = now
+    if status == OpportunityStatus.OPEN:
+        opportunity.closed_at = None
+    elif previous["status"] != status:
+        opportunity.closed_at = now
+    opportunity.save()
+    if not same_stage:
+        StageChange.objects.create(
+            opportunity=opportunity,
+            from_stage=previous["stage"],
+            to_stage=stage,
+            status=status,
+            win_reason=win_reason,
+            loss_reason=loss_reason,
+            owner_id=opportunity.owner_id,
+            actor=actor,
+        )
+    event_record(
+        actor=actor,
+        kind=OpportunityEvent.STAGE_CHANGED,
+        opportunity=opportunity,
+        data={
+            "from": previous["stage"].pk,
+            "from_name": previous["stage"].name,
+            "to": stage.pk,
+            "to_name": stage.name,
+            "from_status": previous["status"],
+            "status": status,
+            "reopened": previous["status"] != OpportunityStatus.OPEN
+            and status == OpportunityStatus.OPEN,
+            **_reason_data("win_reason", win_reason),
+            **_reason_data("loss_reason", loss_reason),
+            **_reason_data("previous_win_reason", previous["win_reason"]),
+            **_reason_data("previous_loss_reason", previous["loss_reason"]),
+        },
+    )
+    return opportunity
+
+
+@transaction.atomic
+def opportunity_archive(*, actor: User, opportunity: Opportunity) -> Opportunity:
+    if opportunity.archived_at is None:
+        opportunity.archived_at = timezone.now()
+        opportunity.save(update_fields=["archived_at", "updated_at"])
+        event_record(actor=actor, kind=EventKind.ARCHIVED, opportunity=opportunity)
+    return opportunity

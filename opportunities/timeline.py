@@ -1,0 +1,3 @@
+"""Readable timeline sentences for the events the opportunities services write."""
+
+DESCRIBERS: dict = {}

@@ -1,0 +1,3 @@
+"""Filled in by the page modules of the opportunities app."""
+
+urlpatterns: list = []
