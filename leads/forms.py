@@ -105,6 +105,23 @@ class ConvertForm(ServiceForm):
         required=False,
         help_text=_("An existing account with this name is reused."),
     )
+    create_opportunity = forms.BooleanField(
+        label=_("Create an opportunity"),
+        required=False,
+        help_text=_(
+            "In the default stage. If the contact already has an opportunity in an active "
+            "stage, that one is kept and no second one is created."
+        ),
+    )
+    opportunity_name = forms.CharField(
+        label=_("Opportunity name"),
+        max_length=200,
+        required=False,
+        help_text=_("Empty: the account or contact name."),
+    )
+    amount = forms.DecimalField(
+        label=_("Amount"), max_digits=14, decimal_places=2, min_value=0, required=False
+    )
 
     nonfield_errors_to = None
 

@@ -356,11 +356,25 @@ def lead_convert(request, pk):
         result = run_service(
             form,
             lambda: services.lead_convert(
-                actor=request.user, lead=lead, account_name=form.account_name_value()
+                actor=request.user,
+                lead=lead,
+                account_name=form.account_name_value(),
+                create_opportunity=form.cleaned_data["create_opportunity"],
+                opportunity_name=form.cleaned_data["opportunity_name"],
+                opportunity_amount=form.cleaned_data["amount"] or 0,
             ),
         )
         if result:
-            messages.success(request, _("Lead converted."))
+            if result.opportunity is not None and not result.opportunity_created:
+                messages.info(
+                    request,
+                    _(
+                        "Lead converted. The contact already had an opportunity in an active "
+                        "stage: it was kept, and no second one was created."
+                    ),
+                )
+            else:
+                messages.success(request, _("Lead converted."))
             return redirect("contact-detail", pk=result.contact.pk)
     return render(
         request,

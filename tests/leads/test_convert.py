@@ -1,4 +1,5 @@
 import threading
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -7,6 +8,7 @@ from django.db import connection
 from crm.models import Account, Contact, Event
 from leads import services
 from leads.models import Lead, LeadStatus
+from opportunities.models import Opportunity
 from tests.factories import AccountFactory, ContactFactory, LeadFactory, UserFactory
 
 
@@ -20,8 +22,8 @@ def test_b2b_conversion_creates_account_and_contact(rep, rep_api):
     r = _convert(rep_api, lead)
     assert r.status_code == 200, r.json()
     body = r.json()
-    assert set(body) == {"lead", "account", "contact", "opportunity"}
-    assert body["opportunity"] is None
+    assert set(body) == {"lead", "account", "contact", "opportunity", "opportunity_created"}
+    assert body["opportunity"] is None and body["opportunity_created"] is False
     account = Account.objects.get(pk=body["account"])
     contact = Contact.objects.get(pk=body["contact"])
     assert (account.name, account.industry, account.owner) == ("Acme Ibérica", "Retail", rep)
@@ -82,11 +84,25 @@ def test_unqualified_lead_must_be_requalified_first(rep, rep_api, ask_reason):
 
 
 @pytest.mark.django_db
-def test_create_opportunity_is_refused_until_pipeline_exists(rep, rep_api):
-    lead = LeadFactory(owner=rep)
-    r = _convert(rep_api, lead, create_opportunity=True, opportunity_name="Deal")
-    assert r.status_code == 400 and "create_opportunity" in r.json()
-    assert Lead.objects.get(pk=lead.pk).status == LeadStatus.NEW
+def test_convert_with_an_opportunity_over_the_api(rep, rep_api):
+    lead = LeadFactory(owner=rep, company="Acme", email="ana@acme.test")
+    r = _convert(rep_api, lead, create_opportunity=True, opportunity_name="Deal", amount="1200.50")
+    assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["opportunity_created"] is True
+    opp = Opportunity.objects.get(pk=body["opportunity"])
+    assert (opp.name, opp.amount, opp.owner, opp.contact_id, opp.lead_id) == (
+        "Deal",
+        Decimal("1200.50"),
+        rep,
+        body["contact"],
+        lead.pk,
+    )
+    # Bad input changes nothing.
+    other = LeadFactory(owner=rep)
+    r = _convert(rep_api, other, create_opportunity=True, amount="-5")
+    assert r.status_code == 400 and "amount" in r.json()
+    assert Lead.objects.get(pk=other.pk).status == LeadStatus.NEW
 
 
 @pytest.mark.django_db

@@ -186,6 +186,44 @@ def test_convert_page_b2b_and_b2c(rep_client, rep):
     assert Contact.objects.count() == 2
 
 
+def test_convert_page_can_create_an_opportunity_once(rep_client, rep):
+    from opportunities.models import Opportunity
+
+    lead = LeadFactory(owner=rep, company="Acme", email="a@acme.es")
+    page = rep_client.get(reverse("lead-convert", args=[lead.pk])).content.decode()
+    assert "Create an opportunity" in page
+    response = rep_client.post(
+        reverse("lead-convert", args=[lead.pk]),
+        {
+            "kind": "b2b",
+            "account_name": "Acme",
+            "create_opportunity": "on",
+            "opportunity_name": "Acme rollout",
+            "amount": "2500",
+        },
+    )
+    assert response.status_code == 302
+    opp = Opportunity.objects.get()
+    assert (opp.name, opp.amount, opp.owner, opp.lead_id) == ("Acme rollout", 2500, rep, lead.pk)
+    # A second lead for the same person: the engaged deal is kept, and the page says so.
+    again = LeadFactory(owner=rep, company="Acme", email="a@acme.es")
+    response = rep_client.post(
+        reverse("lead-convert", args=[again.pk]),
+        {"kind": "b2b", "account_name": "Acme", "create_opportunity": "on"},
+        follow=True,
+    )
+    assert Opportunity.objects.count() == 1
+    assert "no second one was created" in response.content.decode()
+    # Bad input: a negative amount changes nothing.
+    third = LeadFactory(owner=rep, email="t@acme.es")
+    response = rep_client.post(
+        reverse("lead-convert", args=[third.pk]),
+        {"kind": "b2c", "create_opportunity": "on", "amount": "-1"},
+    )
+    assert "amount" in response.context["form"].errors
+    assert Lead.objects.get(pk=third.pk).status == LeadStatus.NEW
+
+
 def test_convert_b2b_needs_a_name(rep_client, rep):
     lead = LeadFactory(owner=rep, company="")
     response = rep_client.post(reverse("lead-convert", args=[lead.pk]), {"kind": "b2b"})
