@@ -70,6 +70,8 @@ class LossReason(AdminListItem):
 class OpportunitySettings(models.Model):
     """Single-row settings (see ``opportunities.services.opportunity_settings_get``)."""
 
+    SINGLETON_PK = 1
+
     active_stages = models.ManyToManyField(
         Stage, blank=True, related_name="+", verbose_name=_("active stages")
     )
@@ -148,6 +150,9 @@ class Opportunity(OwnedRecord):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     #: When it entered its current stage: the board shows the time in stage.
     stage_entered_at = models.DateTimeField(_("in stage since"))
+    #: Whether ``stage`` is one of the active stages (kept by the services, also when the admin
+    #: changes the active stages): ensure's lookup is then one indexed single-table query.
+    in_active_stage = models.BooleanField(_("in an active stage"), default=False, editable=False)
     lead = models.ForeignKey(
         "leads.Lead",
         on_delete=models.PROTECT,
@@ -166,6 +171,11 @@ class Opportunity(OwnedRecord):
             models.Index(fields=["contact", "stage"]),
             models.Index(fields=["status", "closed_at"]),
             models.Index(fields=["created_at"]),
+            models.Index(
+                fields=["contact", "id"],
+                condition=Q(in_active_stage=True, archived_at__isnull=True),
+                name="opp_engaged_contact_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -96,6 +96,9 @@ class OpportunityFactory(factory.django.DjangoModelFactory):
     # Open, in the default stage; closed deals go through opportunities.services.opportunity_move.
     stage = factory.LazyFunction(lambda: OpportunitySettings.objects.get(pk=1).default_stage)
     stage_entered_at = factory.LazyFunction(timezone.now)
+    in_active_stage = factory.LazyAttribute(
+        lambda o: OpportunitySettings.objects.get(pk=1).active_stages.filter(pk=o.stage.pk).exists()
+    )
 
 
 class StageFactory(factory.django.DjangoModelFactory):
