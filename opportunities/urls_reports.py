@@ -1,3 +1,10 @@
-"""Filled in by the page modules of the opportunities app."""
+"""Reports > Win-loss, mounted at ``reports/win-loss/`` by ``crm.urls``."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from opportunities import views_reports as views
+
+urlpatterns = [
+    path("", views.win_loss_report, name="report-win-loss"),
+    path("csv/", views.win_loss_report_csv, name="report-win-loss-csv"),
+]
