@@ -1,3 +1,35 @@
-"""Filled in by the page modules of the opportunities app."""
+"""Settings > Pipeline and Settings > Opportunity defaults, mounted at ``settings/`` by
+``crm.urls``."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from opportunities import views_settings as views
+
+urlpatterns = [
+    path("pipeline/", views.settings_pipeline, name="settings-pipeline"),
+    path("pipeline/new/", views.stage_create, name="settings-stage-create"),
+    path("pipeline/<int:pk>/edit/", views.stage_edit, name="settings-stage-edit"),
+    path("pipeline/<int:pk>/delete/", views.stage_delete, name="settings-stage-delete"),
+    path("pipeline/<int:pk>/move/", views.stage_move, name="settings-stage-move"),
+    path("opportunities/", views.settings_opportunities, name="settings-opportunities"),
+    path("opportunities/defaults/", views.defaults_update, name="settings-opportunity-defaults"),
+]
+
+for _kind in ("win", "loss"):
+    _base = f"opportunities/{_kind}-reasons"
+    _kw = {"kind": _kind}
+    urlpatterns += [
+        path(f"{_base}/new/", views.reason_create, _kw, name=f"settings-{_kind}-reason-create"),
+        path(
+            f"{_base}/<int:pk>/edit/", views.reason_edit, _kw, name=f"settings-{_kind}-reason-edit"
+        ),
+        path(
+            f"{_base}/<int:pk>/delete/",
+            views.reason_delete,
+            _kw,
+            name=f"settings-{_kind}-reason-delete",
+        ),
+        path(
+            f"{_base}/<int:pk>/move/", views.reason_move, _kw, name=f"settings-{_kind}-reason-move"
+        ),
+    ]

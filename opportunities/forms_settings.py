@@ -1,0 +1,160 @@
+"""Forms of Settings > Pipeline and Settings > Opportunity defaults.
+
+They only parse input: the rules (unique names, who may write, which stage may be the default,
+win or loss stage, archive-or-delete) live in ``opportunities.services``; their
+``ValidationError`` lands on these forms through ``crm.web.run_service``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from crm.forms import ServiceForm
+from opportunities.models import OpportunitySettings, Stage
+
+YES, NO = "yes", "no"
+
+
+class StageForm(ServiceForm):
+    """Add a stage, or rename it and change its probability in place."""
+
+    # The case-insensitive unique-name constraint is a non-field error: show it on the name.
+    nonfield_errors_to = "name"
+
+    name = forms.CharField(label=_("Name"), max_length=60)
+    probability = forms.IntegerField(
+        label=_("Probability (%)"),
+        min_value=0,
+        max_value=100,
+        initial=0,
+    )
+
+    def __init__(self, *args, instance: Stage | None = None, **kwargs):
+        if instance is not None:
+            kwargs.setdefault(
+                "initial", {"name": instance.name, "probability": instance.probability}
+            )
+        super().__init__(*args, **kwargs)
+
+
+class ReasonForm(ServiceForm):
+    """Add or rename a win or loss reason."""
+
+    nonfield_errors_to = "name"
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+
+
+class MoveForm(forms.Form):
+    direction = forms.ChoiceField(choices=[("up", _("Move up")), ("down", _("Move down"))])
+
+
+def _stage_label(stage: Stage) -> str:
+    if stage.archived:
+        return gettext("%(name)s (archived)") % {"name": stage.display_name}
+    return stage.display_name
+
+
+class OpportunitySettingsForm(ServiceForm):
+    """The opportunity defaults: which stages are active, where deals start, win and close.
+
+    Built from one evaluated list of stages (archived ones included, so that an archived id gets
+    the service's clear message rather than "not a valid choice"); the pickers only offer the
+    stages that are not archived, plus the one currently chosen.
+    """
+
+    active_stages = forms.MultipleChoiceField(
+        label=_("Active stages"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "While a contact has an opportunity in an active stage, automation does not create "
+            "another one for them. The win and loss stages cannot be active."
+        ),
+    )
+    default_stage = forms.ChoiceField(
+        label=_("Default stage"),
+        help_text=_("New opportunities start in this stage."),
+    )
+    win_stage = forms.ChoiceField(
+        label=_("Win stage"),
+        help_text=_("A deal moved to this stage is won."),
+    )
+    require_win_reason = forms.ChoiceField(
+        label=_("Require a win reason"),
+        choices=[(YES, _("Yes")), (NO, _("No"))],
+        widget=forms.RadioSelect,
+        help_text=_("With “Yes”, a deal can only be won with a win reason."),
+    )
+    loss_stage = forms.ChoiceField(
+        label=_("Loss stage"),
+        help_text=_("A deal moved to this stage is lost."),
+    )
+    require_loss_reason = forms.ChoiceField(
+        label=_("Require a loss reason"),
+        choices=[(YES, _("Yes")), (NO, _("No"))],
+        widget=forms.RadioSelect,
+        help_text=_("With “Yes”, a deal can only be lost with a loss reason."),
+    )
+
+    STAGE_FIELDS = ("default_stage", "win_stage", "loss_stage")
+
+    def __init__(
+        self,
+        *args,
+        stages: list[Stage],
+        current: OpportunitySettings,
+        active_ids: list[int],
+        **kwargs,
+    ):
+        kwargs.setdefault(
+            "initial",
+            {
+                "active_stages": [str(pk) for pk in active_ids],
+                "default_stage": str(current.default_stage_id or ""),
+                "win_stage": str(current.win_stage_id or ""),
+                "require_win_reason": YES if current.require_win_reason else NO,
+                "loss_stage": str(current.loss_stage_id or ""),
+                "require_loss_reason": YES if current.require_loss_reason else NO,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self._by_id = {str(s.pk): s for s in stages}
+        every = [(str(s.pk), _stage_label(s)) for s in stages]
+
+        def offered(keep: set[str]) -> list[tuple[str, str]]:
+            return [(pk, text) for pk, text in every if pk in keep or not self._by_id[pk].archived]
+
+        # Validation accepts any stage (the service explains why an archived one cannot be
+        # chosen); the widgets offer the stages in use plus the ones chosen now.
+        field = self.fields["active_stages"]
+        field.choices = every
+        field.widget.choices = offered({str(pk) for pk in active_ids})
+        empty = ("", gettext("Choose a stage"))
+        for name in self.STAGE_FIELDS:
+            field = self.fields[name]
+            field.choices = [empty, *every]
+            field.widget.choices = [empty, *offered({str(getattr(current, f"{name}_id"))})]
+
+    def clean_active_stages(self) -> list[Stage]:
+        return [self._by_id[pk] for pk in self.cleaned_data["active_stages"]]
+
+    def _stage(self, name: str) -> Stage:
+        return self._by_id[self.cleaned_data[name]]
+
+    def clean_default_stage(self) -> Stage:
+        return self._stage("default_stage")
+
+    def clean_win_stage(self) -> Stage:
+        return self._stage("win_stage")
+
+    def clean_loss_stage(self) -> Stage:
+        return self._stage("loss_stage")
+
+    def clean_require_win_reason(self) -> bool:
+        return self.cleaned_data["require_win_reason"] == YES
+
+    def clean_require_loss_reason(self) -> bool:
+        return self.cleaned_data["require_loss_reason"] == YES
