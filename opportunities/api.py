@@ -322,12 +322,14 @@ class StageRowSerializer(serializers.Serializer):
     key = serializers.IntegerField(allow_null=True)
     label = serializers.CharField()
     count = serializers.IntegerField()
+    archived = serializers.BooleanField()
 
 
 class WinLossSerializer(serializers.Serializer):
     win_rate = serializers.FloatField(allow_null=True, help_text="won / (won + lost), 0–1")
     won_count = serializers.IntegerField()
     lost_count = serializers.IntegerField()
+    created_count = serializers.IntegerField(help_text="deals created in the period (the funnel)")
     won = ReasonRowSerializer(many=True)
     lost = ReasonRowSerializer(many=True)
     by_owner = OwnerRowSerializer(many=True)

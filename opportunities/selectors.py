@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -208,22 +208,35 @@ def win_loss_report(
     ]
 
     # The stage a lost deal was in when it was lost: the from-stage of its move into the loss.
+    # The stage a lost deal was in when it was lost: the from-stage of its latest move into the
+    # loss (a deal lost, reopened and lost again counts once, where it was lost last).
+    last_loss = (
+        StageChange.objects.filter(
+            opportunity=OuterRef("opportunity"), status=OpportunityStatus.LOST
+        )
+        .order_by("-id")
+        .values("id")[:1]
+    )
     lost_at = [
         {
             "key": r["from_stage_id"],
             "label": _(r["from_stage__name"]) if r["from_stage__name"] else _("Created lost"),
             "count": r["n"],
+            "archived": r["from_stage__archived_at"] is not None,
         }
         for r in StageChange.objects.filter(
-            status=OpportunityStatus.LOST, opportunity__in=lost.values("pk")
+            status=OpportunityStatus.LOST,
+            opportunity__in=lost.values("pk"),
+            id=Subquery(last_loss),
         )
-        .values("from_stage_id", "from_stage__name", "from_stage__order")
-        .annotate(n=Count("opportunity_id", distinct=True))
+        .values("from_stage_id", "from_stage__name", "from_stage__order", "from_stage__archived_at")
+        .annotate(n=Count("opportunity_id"))
         .order_by("from_stage__order", "from_stage_id")
     ]
 
     # Funnel: of the deals created in the range, how many ever entered each stage.
     created = visible.filter(_range("created_at", since, until))
+    created_count = created.count()
     reached = dict(
         StageChange.objects.filter(opportunity__in=created.values("pk"))
         .values("to_stage_id")
@@ -240,6 +253,7 @@ def win_loss_report(
     return {
         "win_rate": _rate(totals["won"], totals["lost"]),
         "won_count": totals["won"],
+        "created_count": created_count,
         "lost_count": totals["lost"],
         "won": _by_reason(won, "win_reason", _("No reason given")),
         "lost": _by_reason(lost, "loss_reason", _("No reason given")),

@@ -49,19 +49,16 @@ def _next_month(day: dt.date) -> dt.date:
     return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-def _counted_rows(rows: list[dict], *, whole: int, active: set[int] | None = None) -> list[dict]:
+def _counted_rows(rows: list[dict], *, whole: int) -> list[dict]:
     """Reason or stage rows with their share of ``whole`` and a bar as wide as their share of
-    the largest row. ``active``: the ids not archived (for rows the selector does not flag)."""
+    the largest row."""
     largest = max((r["count"] for r in rows), default=0)
     out = []
     for r in rows:
-        archived = r.get("archived")
-        if archived is None:
-            archived = r["key"] is not None and active is not None and r["key"] not in active
         out.append(
             {
                 "label": str(r["label"]),
-                "archived": bool(archived),
+                "archived": r["archived"],
                 "count": r["count"],
                 "share": _percent(r["count"], whole) or Decimal(0).quantize(ONE_DECIMAL),
                 "bar": _bar(r["count"], largest),
@@ -92,7 +89,6 @@ def _months(rows: list[dict]) -> list[dict]:
 def report_data(*, user, since: dt.date, until: dt.date) -> dict:
     """The sections of the report, ready for the page and the CSV."""
     report = selectors.win_loss_report(user=user, since=since, until=until)
-    active_stages = set(selectors.stage_choices().values_list("pk", flat=True))
     won, lost = report["won_count"], report["lost_count"]
     funnel_largest = max((r["count"] for r in report["funnel"]), default=0)
     return {
@@ -106,7 +102,7 @@ def report_data(*, user, since: dt.date, until: dt.date) -> dict:
         "months": _months(report["by_month"]),
         "won_reasons": _counted_rows(report["won"], whole=won),
         "lost_reasons": _counted_rows(report["lost"], whole=lost),
-        "lost_at_stage": _counted_rows(report["lost_at_stage"], whole=lost, active=active_stages),
+        "lost_at_stage": _counted_rows(report["lost_at_stage"], whole=lost),
         "funnel": [
             {
                 "label": str(r["label"]),

@@ -9,6 +9,7 @@ from crm import access
 from crm.management.commands.seed_demo import DEMO_USERS
 from crm.models import Account, Contact, Event, EventKind, Role, Task, Team, User
 from leads.models import Lead
+from opportunities.models import Opportunity, StageChange
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +66,8 @@ def test_is_deterministic():
     first = sorted(Contact.objects.values_list("email", "phone"))
     tags = sorted(Contact.objects.values_list("email", "tags__name"))
     Event.objects.all()._raw_delete(Event.objects.db)  # append-only in the app, not in a test
-    for model in (Task, Lead, Contact, Account, Team):
+    StageChange.objects.all().delete()
+    for model in (Task, Opportunity, Lead, Contact, Account, Team):
         model.objects.all().delete()
     User.objects.all().delete()
     seed()
@@ -84,6 +86,7 @@ def test_each_rep_sees_only_their_own_records():
             (access.visible_contacts, Contact),
             (access.visible_tasks, Task),
             (access.visible_leads, Lead),
+            (access.visible_opportunities, Opportunity),
         ):
             mine = visible(rep)
             assert mine.exists(), model

@@ -17,6 +17,7 @@ import datetime as dt
 import random
 import unicodedata
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.management.base import BaseCommand
@@ -216,7 +217,9 @@ class Command(BaseCommand):
     def _seed(self) -> dict[str, int]:
         rng = random.Random(SEED)
         today = timezone.localdate()
-        created = dict.fromkeys(["users", "teams", "accounts", "contacts", "tasks", "leads"], 0)
+        created = dict.fromkeys(
+            ["users", "teams", "accounts", "contacts", "tasks", "leads", "opportunities"], 0
+        )
 
         users = {}
         admin_row, *rep_rows = DEMO_USERS
@@ -282,6 +285,7 @@ class Command(BaseCommand):
                 created["tasks"] += 1
 
             created["leads"] += self._leads(rep, rng)
+            created["opportunities"] += self._opportunities(rep, contacts, rng)
         return created
 
     def _admin(self, row) -> tuple[User, bool]:
@@ -319,6 +323,58 @@ class Command(BaseCommand):
             email=f"{username}@crm-demo.example",
         )
         return user, True
+
+    def _opportunities(self, rep: User, contacts: list[Contact], rng: random.Random) -> int:
+        """A deal per contact, spread over the pipeline: some won and lost, with their reasons."""
+        from opportunities import services as deals
+        from opportunities.models import LossReason, Opportunity, Stage, WinReason
+
+        settings = deals.opportunity_settings_get()
+        open_stages = list(
+            Stage.objects.filter(archived_at__isnull=True)
+            .exclude(pk__in=[settings.win_stage_id, settings.loss_stage_id])
+            .order_by("order")
+        )
+        win_reasons = list(WinReason.objects.filter(archived_at__isnull=True))
+        loss_reasons = list(LossReason.objects.filter(archived_at__isnull=True))
+        count = 0
+        for i, contact in enumerate(contacts):
+            name = f"{contact.account.name if contact.account else contact.name} – {i + 1}"
+            if Opportunity.objects.filter(name=name, owner=rep).exists():
+                continue
+            opp = deals.opportunity_create(
+                actor=rep,
+                name=name,
+                contact=contact,
+                owner=rep,
+                amount=Decimal(rng.randrange(20, 400) * 250),
+            )
+            count += 1
+            fate = i % 5
+            if fate == 3 and settings.win_stage and win_reasons:
+                deals.opportunity_move(
+                    actor=rep,
+                    opportunity=opp,
+                    stage=settings.win_stage,
+                    win_reason=rng.choice(win_reasons),
+                )
+            elif fate == 4 and settings.loss_stage and loss_reasons:
+                deals.opportunity_move(
+                    actor=rep,
+                    opportunity=opp,
+                    stage=rng.choice(open_stages[1:] or open_stages),
+                )
+                deals.opportunity_move(
+                    actor=rep,
+                    opportunity=opp,
+                    stage=settings.loss_stage,
+                    loss_reason=rng.choice(loss_reasons),
+                )
+            elif open_stages:
+                stage = open_stages[i % len(open_stages)]
+                if stage != opp.stage:
+                    deals.opportunity_move(actor=rep, opportunity=opp, stage=stage)
+        return count
 
     def _leads(self, rep: User, rng: random.Random) -> int:
         # Lead services come with the leads app; the rows are written directly, with their event.
