@@ -74,6 +74,14 @@ def _settings_validate(values: dict) -> None:
             _("An archived stage cannot be active; choose active stages only.")
         )
     win, loss, default = values["win_stage"], values["loss_stage"], values["default_stage"]
+    required = {
+        "default_stage": _("Choose the stage new opportunities start in."),
+        "win_stage": _("Choose the stage that means a deal is won."),
+        "loss_stage": _("Choose the stage that means a deal is lost."),
+    }
+    for field, message in required.items():
+        if values[field] is None:
+            errors.setdefault(field, []).append(message)
     if win is not None and win == loss:
         errors.setdefault("loss_stage", []).append(
             _("The loss stage must be another stage than the win stage.")
@@ -86,6 +94,12 @@ def _settings_validate(values: dict) -> None:
     if closing & set(values["active_stages"]):
         errors.setdefault("active_stages", []).append(
             _("The win and loss stages close a deal; they cannot be active stages.")
+        )
+    elif default is not None and default not in closing and default not in values["active_stages"]:
+        # Automation puts new deals in the default stage: were it not active, every ensure would
+        # create yet another opportunity for the same contact.
+        errors.setdefault("active_stages", []).append(
+            _("The default stage must be one of the active stages.")
         )
     if errors:
         raise ValidationError(errors)
@@ -199,8 +213,15 @@ def stage_delete(*, actor: User, stage: Stage) -> str:
         Opportunity.objects.filter(stage=stage).exists()
         or StageChange.objects.filter(to_stage=stage).exists()
     )
-    settings.active_stages.remove(stage)
-    _active_flags_refresh({stage.pk})
+    if settings.active_stages.filter(pk=stage.pk).exists():
+        before = sorted(settings.active_stages.values_list("pk", flat=True))
+        settings.active_stages.remove(stage)
+        _active_flags_refresh({stage.pk})
+        event_record(
+            actor=actor,
+            kind=OpportunityEvent.SETTINGS_CHANGED,
+            data={"changes": {"active_stages": [before, [pk for pk in before if pk != stage.pk]]}},
+        )
     return list_item_archive_or_delete(
         actor=actor,
         obj=stage,
@@ -236,7 +257,9 @@ def _reason_create(*, actor: User, model, name: str):
     _clean(reason)
     reason.save()
     kind, key = _REASON_KIND[model]
-    event_record(actor=actor, kind=kind, data={"action": "created", key: reason.pk, "name": name})
+    event_record(
+        actor=actor, kind=kind, data={"action": "created", key: reason.pk, "name": reason.name}
+    )
     return reason
 
 

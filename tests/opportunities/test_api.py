@@ -295,10 +295,20 @@ def test_settings_contract(admin_api, rep_api, pipeline):
     )
     r = admin_api.patch(
         "/api/v1/settings/opportunities/",
-        {"active_stages": [pipeline["Proposal"].pk], "default_stage": pipeline["Qualification"].pk},
+        {
+            "active_stages": [pipeline["Qualification"].pk, pipeline["Proposal"].pk],
+            "default_stage": pipeline["Qualification"].pk,
+        },
     )
     assert r.status_code == 200, r.json()
-    assert r.json()["active_stages"] == [pipeline["Proposal"].pk]
+    assert r.json()["active_stages"] == [pipeline["Qualification"].pk, pipeline["Proposal"].pk]
+    # The default stage must stay active (else automation would duplicate deals).
+    r = admin_api.patch(
+        "/api/v1/settings/opportunities/", {"active_stages": [pipeline["Proposal"].pk]}
+    )
+    assert r.status_code == 400 and "active_stages" in r.json()
+    r = admin_api.patch("/api/v1/settings/opportunities/", {"default_stage": None}, format="json")
+    assert r.status_code == 400 and "default_stage" in r.json()
     r = admin_api.patch("/api/v1/settings/opportunities/", {"loss_stage": pipeline["Won"].pk})
     assert r.status_code == 400 and "loss_stage" in r.json()
     r = admin_api.patch("/api/v1/settings/opportunities/", {"active_stages": [999999]})

@@ -215,7 +215,7 @@ def test_ensure_ignores_deals_in_non_active_stages(admin, rep, pipeline):
     assert created and opp.stage == pipeline["Prospecting"]
     # Making "On hold" active makes that deal block the next ensure.
     services.opportunity_settings_update(
-        actor=admin, active_stages=[parked, pipeline["Qualification"]]
+        actor=admin, active_stages=[parked, pipeline["Prospecting"]]
     )
     again, created = services.opportunity_ensure(actor=rep, contact=contact, name="Again")
     assert not created and again.stage == parked
@@ -266,6 +266,9 @@ def test_lead_conversion_creates_the_opportunity_through_ensure(rep, pipeline):
         (lambda p: {"loss_stage": p["Won"]}, "loss_stage"),
         (lambda p: {"default_stage": p["Won"]}, "default_stage"),
         (lambda p: {"active_stages": [p["Lost"], p["Proposal"]]}, "active_stages"),
+        (lambda p: {"active_stages": [p["Proposal"]]}, "active_stages"),
+        (lambda p: {"default_stage": None}, "default_stage"),
+        (lambda p: {"win_stage": None}, "win_stage"),
     ],
 )
 def test_settings_refuse_contradictions(admin, pipeline, change, field):
@@ -292,12 +295,15 @@ def test_settings_are_admin_only_and_audited(admin, rep, pipeline):
 def test_a_used_stage_is_archived_an_unused_one_deleted(admin, rep, pipeline):
     used = StageFactory(name="Demo")
     unused = StageFactory(name="Spare")
-    services.opportunity_settings_update(actor=admin, active_stages=[used, pipeline["Proposal"]])
+    services.opportunity_settings_update(actor=admin, active_stages=[used, pipeline["Prospecting"]])
     OpportunityFactory(owner=rep, contact=ContactFactory(owner=rep), stage=used)
     assert services.stage_delete(actor=admin, stage=used) == "archived"
     assert services.stage_delete(actor=admin, stage=unused) == "deleted"
     assert Stage.objects.get(pk=used.pk).archived
     assert used not in services.opportunity_settings_get().active_stages.all()
+    change = Event.objects.filter(kind=OpportunityEvent.SETTINGS_CHANGED).first()
+    assert used.pk in change.data["changes"]["active_stages"][0]
+    assert used.pk not in change.data["changes"]["active_stages"][1]
     with pytest.raises(ValidationError):
         services.stage_delete(actor=admin, stage=pipeline["Won"])
 
