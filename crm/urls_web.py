@@ -35,8 +35,6 @@ urlpatterns = [
     path("tasks/<int:pk>/archive/", views.task_archive, name="task-archive"),
     path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
     path("tasks/<int:pk>/reopen/", views.task_reopen, name="task-reopen"),
-    # read-only for now
-    path("opportunities/", views.opportunity_list, name="opportunity-list"),
     path("reports/", views.report_list, name="report-list"),
     # settings (admins only)
     path("settings/", views.settings_index, name="settings"),

@@ -1,5 +1,5 @@
-"""HTML pages of the shared core: agenda, accounts, contacts, tasks, the read-only lead and
-opportunity lists, reports, settings (users and teams) and the error pages.
+"""HTML pages of the shared core: agenda, accounts, contacts, tasks, reports, settings (users and
+teams) and the error pages.
 
 Views parse the request, read through ``crm.selectors`` / ``crm.access`` and write through
 ``crm.services``; the rules live there. A record out of the user's reach is a 404 (its lookup runs
@@ -48,6 +48,7 @@ from leads.forms_ratings import (
     rating_choices,
     rating_filter_choices,
 )
+from opportunities import selectors as opportunity_selectors
 
 # --- agenda --------------------------------------------------------------------------------------
 
@@ -283,6 +284,9 @@ def _contact_page(request, contact: Contact, classify_form: ClassifyForm | None 
             "contact": contact,
             "account_visible": account_visible,
             "tasks": tasks,
+            "opportunities": opportunity_selectors.opportunity_list(user=request.user)
+            .filter(contact=contact)
+            .order_by("-created_at", "-id")[:20],
             "classify_form": classify_form or _classify_form(contact),
             **timeline_context(request, contact.name, contact=contact),
         },
@@ -562,21 +566,7 @@ def task_reopen(request, pk):
     return _task_toggle(request, pk, done=False)
 
 
-# --- leads, opportunities, reports (read-only for now) -------------------------------------------
-
-
-@login_required
-def opportunity_list(request):
-    opportunities = (
-        access.visible_opportunities(request.user)
-        .select_related("owner", "contact")
-        .order_by("-id")
-    )
-    return render(
-        request,
-        "crm/opportunities/list.html",
-        {"page_obj": paginate(request, opportunities)},
-    )
+# --- reports -------------------------------------------------------------------------------------
 
 
 @login_required

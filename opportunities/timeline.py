@@ -1,3 +1,208 @@
-"""Readable timeline sentences for the events the opportunities services write."""
+"""Readable timeline sentences for the events the opportunities services write.
 
-DESCRIBERS: dict = {}
+``stage_changed`` is about one deal (its page's history); the settings, pipeline and reason-list
+events have no record and show wherever every event is listed (the admins' audit trail). Stage and
+reason names are copied into the event when it is written, so the history keeps them even after a
+rename or an archive; default names are stored in the install language and shown in the reader's.
+"""
+
+from django.utils.translation import gettext as _
+
+from opportunities.models import OpportunityEvent
+
+
+def _name(value) -> str:
+    return _(value) if value else ""
+
+
+def _stage_changed(event, params):
+    data = event.data
+    values = {
+        **params,
+        "from": _name(data.get("from_name")),
+        "to": _name(data.get("to_name")),
+        "win_reason": _name(data.get("win_reason_name")),
+        "loss_reason": _name(data.get("loss_reason_name")),
+        "previous_win_reason": _name(data.get("previous_win_reason_name")),
+        "previous_loss_reason": _name(data.get("previous_loss_reason_name")),
+    }
+    status = data.get("status")
+    details: list[str] = []
+
+    if data.get("from") == data.get("to"):
+        # Same stage: only why it was won or lost changed.
+        if status == "won":
+            if values["win_reason"]:
+                summary = _("%(actor)s changed why the deal was won: %(win_reason)s.")
+            else:
+                summary = _("%(actor)s cleared why the deal was won.")
+            if values["previous_win_reason"]:
+                details.append(_("Before: %(reason)s") % {"reason": values["previous_win_reason"]})
+        else:
+            if values["loss_reason"]:
+                summary = _("%(actor)s changed why the deal was lost: %(loss_reason)s.")
+            else:
+                summary = _("%(actor)s cleared why the deal was lost.")
+            if values["previous_loss_reason"]:
+                details.append(_("Before: %(reason)s") % {"reason": values["previous_loss_reason"]})
+        return summary % values, details
+
+    if status == "won":
+        if values["win_reason"]:
+            summary = _("%(actor)s moved the deal from %(from)s to %(to)s: won (%(win_reason)s).")
+        else:
+            summary = _("%(actor)s moved the deal from %(from)s to %(to)s: won, no reason given.")
+    elif status == "lost":
+        if values["loss_reason"]:
+            summary = _("%(actor)s moved the deal from %(from)s to %(to)s: lost (%(loss_reason)s).")
+        else:
+            summary = _("%(actor)s moved the deal from %(from)s to %(to)s: lost, no reason given.")
+    elif data.get("reopened"):
+        summary = _("%(actor)s reopened the deal: moved from %(from)s to %(to)s.")
+        cleared = values["previous_win_reason"] or values["previous_loss_reason"]
+        if cleared:
+            details.append(_("Reason cleared (was: %(reason)s).") % {"reason": cleared})
+    else:
+        summary = _("%(actor)s moved the deal from %(from)s to %(to)s.")
+    return summary % values, details
+
+
+_SETTING_LABELS = {
+    "active_stages": lambda: _("Active stages"),
+    "default_stage": lambda: _("Default stage"),
+    "win_stage": lambda: _("Win stage"),
+    "require_win_reason": lambda: _("Require a win reason"),
+    "loss_stage": lambda: _("Loss stage"),
+    "require_loss_reason": lambda: _("Require a loss reason"),
+}
+
+
+def _setting_value(value, stage_names: dict) -> str:
+    if value is None or value == [] or value == "":
+        return _("(none)")
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        return ", ".join(_setting_value(v, stage_names) for v in value)
+    if isinstance(value, int):
+        return stage_names.get(value) or f"#{value}"
+    return str(value)
+
+
+def _settings_changed(event, params):
+    from opportunities.models import Stage
+
+    changes = event.data.get("changes") or {}
+    ids = set()
+    for change in changes.values():
+        for side in change if isinstance(change, list) else [change]:
+            if isinstance(side, list):
+                ids.update(v for v in side if isinstance(v, int) and not isinstance(v, bool))
+            elif isinstance(side, int) and not isinstance(side, bool):
+                ids.add(side)
+    # Stage names are not secret (every user sees the pipeline); one query per described event.
+    stage_names = {s.pk: str(s) for s in Stage.objects.filter(pk__in=ids)} if ids else {}
+    details = []
+    for field, change in changes.items():
+        old, new = change if isinstance(change, list) and len(change) == 2 else (None, change)
+        label = _SETTING_LABELS.get(field, lambda f=field: f.replace("_", " "))()
+        details.append(
+            _("%(field)s: %(old)s → %(new)s")
+            % {
+                "field": label,
+                "old": _setting_value(old, stage_names),
+                "new": _setting_value(new, stage_names),
+            }
+        )
+    return _("%(actor)s changed the opportunity defaults.") % params, details
+
+
+_ITEM_LABELS = {"name": lambda: _("Name"), "probability": lambda: _("Probability (%)")}
+
+
+def _list_changed(event, params, *, created, renamed, updated, deleted, archived, reordered):
+    data = event.data
+    action = data.get("action")
+    name = data.get("name")
+    if isinstance(name, list) and len(name) == 2:
+        return renamed % {**params, "old": _name(name[0]), "new": _name(name[1])}, []
+    changes = data.get("changes") or {}
+    if action == "updated" and isinstance(changes.get("name"), list) and len(changes["name"]) == 2:
+        old, new = changes["name"]
+        details = [
+            _("%(field)s: %(old)s → %(new)s")
+            % {"field": _ITEM_LABELS[f](), "old": _name(c[0]), "new": _name(c[1])}
+            for f, c in changes.items()
+            if f != "name" and f in _ITEM_LABELS and isinstance(c, list) and len(c) == 2
+        ]
+        return renamed % {**params, "old": _name(old), "new": _name(new)}, details
+    if not name and data.get("stage"):
+        from opportunities.models import Stage
+
+        name = Stage.objects.filter(pk=data["stage"]).values_list("name", flat=True).first()
+    values = {**params, "item": _name(name)}
+    if action == "created":
+        return created % values, []
+    if action == "updated":
+        details = []
+        for field, change in (data.get("changes") or {}).items():
+            if isinstance(change, list) and len(change) == 2:
+                label = _ITEM_LABELS.get(field, lambda f=field: f)()
+                details.append(
+                    _("%(field)s: %(old)s → %(new)s")
+                    % {"field": label, "old": _name(change[0]), "new": _name(change[1])}
+                )
+        return updated % values, details
+    if action == "deleted":
+        return deleted % values, []
+    if action == "archived":
+        return archived % values, []
+    return reordered % values, []
+
+
+def _stage_list_changed(event, params):
+    return _list_changed(
+        event,
+        params,
+        created=_("%(actor)s added the stage “%(item)s” to the pipeline."),
+        renamed=_("%(actor)s renamed the stage “%(old)s” to “%(new)s”."),
+        updated=_("%(actor)s edited the stage “%(item)s”."),
+        deleted=_("%(actor)s deleted the stage “%(item)s”."),
+        archived=_("%(actor)s archived the stage “%(item)s”."),
+        reordered=_("%(actor)s changed the order of the pipeline stages."),
+    )
+
+
+def _win_reason_changed(event, params):
+    return _list_changed(
+        event,
+        params,
+        created=_("%(actor)s added the win reason “%(item)s”."),
+        renamed=_("%(actor)s renamed the win reason “%(old)s” to “%(new)s”."),
+        updated=_("%(actor)s edited the win reason “%(item)s”."),
+        deleted=_("%(actor)s deleted the win reason “%(item)s”."),
+        archived=_("%(actor)s archived the win reason “%(item)s”."),
+        reordered=_("%(actor)s changed the order of the win reasons."),
+    )
+
+
+def _loss_reason_changed(event, params):
+    return _list_changed(
+        event,
+        params,
+        created=_("%(actor)s added the loss reason “%(item)s”."),
+        renamed=_("%(actor)s renamed the loss reason “%(old)s” to “%(new)s”."),
+        updated=_("%(actor)s edited the loss reason “%(item)s”."),
+        deleted=_("%(actor)s deleted the loss reason “%(item)s”."),
+        archived=_("%(actor)s archived the loss reason “%(item)s”."),
+        reordered=_("%(actor)s changed the order of the loss reasons."),
+    )
+
+
+DESCRIBERS = {
+    OpportunityEvent.STAGE_CHANGED: _stage_changed,
+    OpportunityEvent.SETTINGS_CHANGED: _settings_changed,
+    OpportunityEvent.STAGE_LIST_CHANGED: _stage_list_changed,
+    OpportunityEvent.WIN_REASON_CHANGED: _win_reason_changed,
+    OpportunityEvent.LOSS_REASON_CHANGED: _loss_reason_changed,
+}

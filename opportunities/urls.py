@@ -1,3 +1,13 @@
-"""Filled in by the page modules of the opportunities app."""
+from django.urls import path
 
-urlpatterns: list = []
+from opportunities import views
+
+urlpatterns = [
+    path("", views.opportunity_list, name="opportunity-list"),
+    path("board/", views.opportunity_board, name="opportunity-board"),
+    path("new/", views.opportunity_create, name="opportunity-create"),
+    path("<int:pk>/", views.opportunity_detail, name="opportunity-detail"),
+    path("<int:pk>/edit/", views.opportunity_edit, name="opportunity-edit"),
+    path("<int:pk>/move/", views.opportunity_move, name="opportunity-move"),
+    path("<int:pk>/archive/", views.opportunity_archive, name="opportunity-archive"),
+]
