@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import RowNumber, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -75,6 +76,7 @@ class BoardColumn:
     status: str
     active: bool
     count: int = 0
+    total: Decimal = Decimal(0)
     cards: list[Opportunity] = field(default_factory=list)
 
 
@@ -82,15 +84,22 @@ def opportunity_board(
     *, user: User, owner_id: int | None = None, per_column: int = 50
 ) -> list[BoardColumn]:
     """One column per active (not archived) stage, in pipeline order, with the total count and
-    the ``per_column`` deals that entered the stage most recently. Three queries whatever the
-    number of stages or deals: stages, counts (GROUP BY), cards (ROW_NUMBER per stage)."""
+    the ``per_column`` deals that entered the stage most recently. A constant number of queries
+    whatever the number of stages or deals: settings, stages, counts and amount totals (one
+    GROUP BY), cards (ROW_NUMBER per stage)."""
     settings = opportunity_settings_get()
     active = set(settings.active_stages.values_list("pk", flat=True))
     stages = list(stage_choices())
     qs = access.visible_opportunities(user)
     if owner_id:
         qs = qs.filter(owner_id=owner_id)
-    counts = dict(qs.values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n"))
+    sums = {
+        stage_id: (n, total)
+        for stage_id, n, total in qs.order_by()
+        .values_list("stage_id")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .values_list("stage_id", "n", "total")
+    }
     ranked = qs.annotate(
         rank=Window(
             RowNumber(),
@@ -110,7 +119,8 @@ def opportunity_board(
                 else OpportunityStatus.OPEN
             ),
             active=s.pk in active,
-            count=counts.get(s.pk, 0),
+            count=sums.get(s.pk, (0, 0))[0],
+            total=sums.get(s.pk, (0, 0))[1] or Decimal(0),
         )
         for s in stages
     }

@@ -13,7 +13,6 @@ import datetime as dt
 from django import forms as djforms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -171,19 +170,8 @@ def _board_context(
 ) -> dict:
     settings = services.opportunity_settings_get()
     columns = selectors.opportunity_board(user=request.user, owner_id=owner_id)
-    visible = selectors.opportunity_list(user=request.user)
-    if owner_id:
-        visible = visible.filter(owner_id=owner_id)
-    # One GROUP BY for the amount in each column (the selector gives counts, not totals).
-    totals = dict(
-        visible.order_by()
-        .values_list("stage_id")
-        .annotate(total=Sum("amount"))
-        .values_list("stage_id", "total")
-    )
     now = timezone.now()
     for column in columns:
-        column.total = totals.get(column.stage.pk) or 0
         column.hidden = column.count - len(column.cards)
         for card in column.cards:
             card.in_stage = in_stage_text(card.stage_entered_at, now)

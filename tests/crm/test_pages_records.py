@@ -481,14 +481,16 @@ def test_agenda_empty_states(rep_client):
 # --- read-only lists -----------------------------------------------------------------------------
 
 
-def test_opportunity_list_is_honest(rep_client, rep):
-    OpportunityFactory(owner=rep, name="Future deal", contact=ContactFactory(owner=rep))
+def test_opportunity_list_shows_only_my_deals(rep_client, rep, other_rep):
+    OpportunityFactory(owner=rep, name="My deal", contact=ContactFactory(owner=rep))
+    OpportunityFactory(owner=other_rep, name="Their deal", contact=ContactFactory(owner=other_rep))
     html = rep_client.get(reverse("opportunity-list")).content.decode()
-    assert "Future deal" in html
-    assert "read-only for now" in html
+    assert "My deal" in html and "Their deal" not in html
 
 
-@pytest.mark.parametrize("name", ["account-list", "contact-list", "task-list", "lead-list"])
+@pytest.mark.parametrize(
+    "name", ["account-list", "contact-list", "task-list", "lead-list", "opportunity-list"]
+)
 def test_garbage_in_the_url_never_breaks_a_list(rep_client, name):
     garbage = {
         "q": "a\x00b",
