@@ -1,8 +1,13 @@
 """Who sees what: the one place that decides record visibility.
 
 Every page, list, search, export, report and API endpoint builds its querysets on the functions
-below. Admins see everything; a rep sees the records they own. Records out of reach are simply not
-in the queryset, so a lookup by id yields 404 and lists never show them.
+below. Admins see everything. A rep sees the records they own, the opportunities shared with them,
+and the contacts the sharing rules granted them (``opportunities.ContactAccess`` rows, one per
+reason and opportunity). Records out of reach are simply not in the queryset, so a lookup by id
+yields 404 and lists never show them.
+
+The "or shared" part is ``id IN (owned ids UNION granted ids)``: both halves are index scans
+(owner, access rows by user), never an OR over the big table that forces a full scan.
 """
 
 from __future__ import annotations
@@ -31,8 +36,25 @@ def visible_accounts(user, *, include_archived: bool = False) -> QuerySet[Accoun
     return _owned(Account.objects.all(), user, include_archived)
 
 
+def _owned_or_granted(qs: QuerySet, user, include_archived: bool, granted: QuerySet) -> QuerySet:
+    """``_owned`` widened by ``granted`` (a ``values("<fk>")`` queryset of ids granted to the
+    user): ``id IN (SELECT id … WHERE owner = me UNION SELECT <fk> FROM <grants> WHERE user = me)``.
+    """
+    if not include_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    if not (user and user.is_authenticated and user.is_active):
+        return qs.none()
+    if is_admin(user):
+        return qs
+    owned = qs.model.objects.filter(owner_id=user.pk).order_by().values("pk")
+    return qs.filter(pk__in=owned.union(granted))
+
+
 def visible_contacts(user, *, include_archived: bool = False) -> QuerySet[Contact]:
-    return _owned(Contact.objects.all(), user, include_archived)
+    from opportunities.models import ContactAccess
+
+    granted = ContactAccess.objects.filter(user_id=getattr(user, "pk", None)).values("contact_id")
+    return _owned_or_granted(Contact.objects.all(), user, include_archived, granted)
 
 
 def visible_tasks(user, *, include_archived: bool = False) -> QuerySet[Task]:
@@ -46,9 +68,17 @@ def visible_leads(user, *, include_archived: bool = False):
 
 
 def visible_opportunities(user, *, include_archived: bool = False):
-    from opportunities.models import Opportunity
+    from opportunities.models import Opportunity, OpportunityShare
 
-    return _owned(Opportunity.objects.all(), user, include_archived)
+    shared = OpportunityShare.objects.filter(user_id=getattr(user, "pk", None)).values(
+        "opportunity_id"
+    )
+    return _owned_or_granted(Opportunity.objects.all(), user, include_archived, shared)
+
+
+def can_manage_sharing(user, opportunity) -> bool:
+    """Sharing and unsharing an opportunity is for its owner and admins."""
+    return is_admin(user) or (user.is_authenticated and opportunity.owner_id == user.pk)
 
 
 def visible_users(user) -> QuerySet[User]:

@@ -3,7 +3,7 @@ selector, render."""
 
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from crm import access
 from crm.api import AdminWritesOnly, OwnerField, ServiceViewSet, VisibleRelatedField
+from crm.models import Team, User
 from leads.api import OrderedArchivableViewSet, ReorderSerializer
 from opportunities import selectors, services
 from opportunities.filters import OpportunityFilter
@@ -31,6 +32,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
     stage = _pk_field(Stage, required=False)
     win_reason = _pk_field(WinReason, required=False, allow_null=True)
     loss_reason = _pk_field(LossReason, required=False, allow_null=True)
+    shared_with = serializers.SerializerMethodField()
 
     class Meta:
         model = Opportunity
@@ -43,6 +45,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
             "amount",
             "win_reason",
             "loss_reason",
+            "shared_with",
             "status",
             "closed_at",
             "stage_entered_at",
@@ -61,6 +64,10 @@ class OpportunitySerializer(serializers.ModelSerializer):
         ]
         extra_kwargs = {"amount": {"min_value": 0}}
 
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_shared_with(self, obj) -> list[int]:
+        return sorted(share.user_id for share in obj.shares.all())
+
     def validate(self, attrs):
         if "status" in self.initial_data:
             raise serializers.ValidationError(
@@ -73,6 +80,12 @@ class EnsureSerializer(serializers.Serializer):
     contact = serializers.IntegerField()
     name = serializers.CharField(max_length=200)
     owner = OwnerField(allow_null=True)
+
+
+class ShareSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), pk_field=serializers.IntegerField()
+    )
 
 
 class MoveSerializer(serializers.Serializer):
@@ -128,6 +141,27 @@ class OpportunityViewSet(ServiceViewSet):
                 status=status.HTTP_409_CONFLICT,
             )
         return self._response(opportunity, status.HTTP_201_CREATED if created else 200)
+
+    def _sharing(self, request, service):
+        opportunity = self.get_object()
+        params = ShareSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        opportunity = service(
+            actor=request.user, opportunity=opportunity, user=params.validated_data["user"]
+        )
+        return self._response(opportunity)
+
+    @extend_schema(request=ShareSerializer, responses=OpportunitySerializer)
+    @action(detail=True, methods=["post"])
+    def share(self, request, pk=None):
+        """Share with a user (owner or admin only: 403 otherwise)."""
+        return self._sharing(request, services.opportunity_share)
+
+    @extend_schema(request=ShareSerializer, responses=OpportunitySerializer)
+    @action(detail=True, methods=["post"])
+    def unshare(self, request, pk=None):
+        """Stop sharing with a user (owner or admin only)."""
+        return self._sharing(request, services.opportunity_unshare)
 
     @extend_schema(request=MoveSerializer, responses=OpportunitySerializer)
     @action(detail=True, methods=["post"])
@@ -264,6 +298,13 @@ class OpportunitySettingsSerializer(serializers.Serializer):
     require_win_reason = serializers.BooleanField()
     loss_stage = _pk_field(Stage, allow_null=True)
     require_loss_reason = serializers.BooleanField()
+    assign_to_group = _pk_field(Team, allow_null=True)
+    share_contact_when_shared = serializers.BooleanField()
+    share_contact_when_assigned = serializers.BooleanField()
+    unshare_contact_when_unshared = serializers.BooleanField()
+    unshare_contact_when_unassigned = serializers.BooleanField()
+    sync_opportunity_and_contact_owners = serializers.BooleanField()
+    sync_owner_of_closed_leads = serializers.BooleanField()
 
 
 class OpportunitySettingsView(APIView):

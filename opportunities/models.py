@@ -101,6 +101,30 @@ class OpportunitySettings(models.Model):
         verbose_name=_("loss stage"),
     )
     require_loss_reason = models.BooleanField(_("require a loss reason"), default=True)
+    # Visibility (sharing rules): all on by default.
+    assign_to_group = models.ForeignKey(
+        "crm.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("assign to group"),
+        help_text=_("Only its members are offered as owners of opportunities. Empty: anyone."),
+    )
+    share_contact_when_shared = models.BooleanField(_("share contact when shared"), default=True)
+    share_contact_when_assigned = models.BooleanField(
+        _("share contact when assigned"), default=True
+    )
+    unshare_contact_when_unshared = models.BooleanField(
+        _("unshare contact when unshared"), default=True
+    )
+    unshare_contact_when_unassigned = models.BooleanField(
+        _("unshare contact when unassigned"), default=True
+    )
+    sync_opportunity_and_contact_owners = models.BooleanField(
+        _("sync opportunity and contact owners"), default=True
+    )
+    sync_owner_of_closed_leads = models.BooleanField(_("sync owner of closed leads"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -197,6 +221,56 @@ class Opportunity(OwnedRecord):
         return self.name
 
 
+class OpportunityShare(models.Model):
+    """An opportunity shared with a user (by its owner or an admin): they can see and work it."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="opportunity_shares"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "opportunity"], name="opportunity_share_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.opportunity_id} → {self.user_id}"
+
+
+class AccessReason(models.TextChoices):
+    SHARED = "shared", _("An opportunity was shared with them")
+    ASSIGNED = "assigned", _("They were assigned an opportunity")
+
+
+class ContactAccess(models.Model):
+    """Access to a contact a user does not own, granted by a sharing rule through one of its
+    opportunities. One row per (user, contact, reason, opportunity), so that unsharing or
+    reassigning removes exactly what that sharing or assignment granted."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="access_grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_grants"
+    )
+    reason = models.CharField(max_length=10, choices=AccessReason.choices)
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.CASCADE, related_name="contact_grants"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "contact", "reason", "opportunity"], name="contact_access_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["opportunity", "user"])]
+
+    def __str__(self):
+        return f"{self.user_id} sees contact {self.contact_id} ({self.reason})"
+
+
 class StageChange(models.Model):
     """One row per stage an opportunity entered (creation included): the funnel, the stage at
     which deals were lost and the win/loss reports aggregate these rows in SQL."""
@@ -237,3 +311,5 @@ class OpportunityEvent(models.TextChoices):
     STAGE_LIST_CHANGED = "stage_list_changed", _("Pipeline changed")
     WIN_REASON_CHANGED = "win_reason_changed", _("Win reason changed")
     LOSS_REASON_CHANGED = "loss_reason_changed", _("Loss reason changed")
+    SHARED = "shared", _("Shared")
+    UNSHARED = "unshared", _("Unshared")

@@ -25,8 +25,10 @@ from opportunities.services import opportunity_settings_get
 
 
 def opportunity_list(*, user: User) -> QuerySet[Opportunity]:
-    return access.visible_opportunities(user).select_related(
-        "owner", "contact", "stage", "win_reason", "loss_reason"
+    return (
+        access.visible_opportunities(user)
+        .select_related("owner", "contact", "stage", "win_reason", "loss_reason")
+        .prefetch_related("shares")
     )
 
 

@@ -27,10 +27,13 @@ from crm.services import (
     list_item_reorder,
 )
 from opportunities.models import (
+    AccessReason,
+    ContactAccess,
     LossReason,
     Opportunity,
     OpportunityEvent,
     OpportunitySettings,
+    OpportunityShare,
     OpportunityStatus,
     Stage,
     StageChange,
@@ -52,6 +55,13 @@ SETTINGS_FIELDS = (
     "require_win_reason",
     "loss_stage",
     "require_loss_reason",
+    "assign_to_group",
+    "share_contact_when_shared",
+    "share_contact_when_assigned",
+    "unshare_contact_when_unshared",
+    "unshare_contact_when_unassigned",
+    "sync_opportunity_and_contact_owners",
+    "sync_owner_of_closed_leads",
 )
 
 
@@ -483,6 +493,156 @@ def _create(
             **_reason_data("loss_reason", loss_reason),
         },
     )
+    _assigned(actor=actor, opportunity=opportunity, settings=settings, previous_owner_id=None)
+    _sync_contact_owner(actor=actor, opportunity=opportunity, settings=settings)
+    return opportunity
+
+
+# --- sharing rules -------------------------------------------------------------------------------
+
+
+def _validate_group_owner(settings: OpportunitySettings, owner: User | None) -> None:
+    """With an assign-to group set, owners of opportunities are chosen among its members."""
+    group = settings.assign_to_group
+    if owner is not None and group is not None and not group.members.filter(pk=owner.pk).exists():
+        raise ValidationError(
+            {"owner": [_("Choose an owner from the team “%(team)s”.") % {"team": group.name}]}
+        )
+
+
+def _grant(opportunity: Opportunity, user_id: int, reason: str) -> None:
+    ContactAccess.objects.get_or_create(
+        contact_id=opportunity.contact_id, user_id=user_id, reason=reason, opportunity=opportunity
+    )
+
+
+def _revoke(opportunity: Opportunity, user_id: int, reason: str) -> None:
+    ContactAccess.objects.filter(
+        contact_id=opportunity.contact_id, user_id=user_id, reason=reason, opportunity=opportunity
+    ).delete()
+
+
+def _assigned(
+    *,
+    actor: User,
+    opportunity: Opportunity,
+    settings: OpportunitySettings,
+    previous_owner_id: int | None,
+) -> None:
+    """The rules of assignment: the new owner may see the contact ("share contact when
+    assigned"); the previous one loses what this assignment granted ("unshare contact when
+    unassigned"), and nothing granted otherwise."""
+    moved_away = previous_owner_id is not None and previous_owner_id != opportunity.owner_id
+    if moved_away and settings.unshare_contact_when_unassigned:
+        _revoke(opportunity, previous_owner_id, AccessReason.ASSIGNED)
+    if settings.share_contact_when_assigned:
+        _grant(opportunity, opportunity.owner_id, AccessReason.ASSIGNED)
+
+
+def _sync_contact_owner(
+    *, actor: User, opportunity: Opportunity, settings: OpportunitySettings
+) -> None:
+    """ "Sync opportunity and contact owners": a new opportunity's rep owns the contact too; with
+    "sync owner of closed leads", the contact's closed (won or lost) deals go to that rep too."""
+    if not settings.sync_opportunity_and_contact_owners:
+        return
+    contact = Contact.objects.select_for_update().get(pk=opportunity.contact_id)
+    rep_id = opportunity.owner_id
+    if contact.owner_id != rep_id:
+        previous = contact.owner_id
+        contact.owner_id = rep_id
+        contact.save(update_fields=["owner", "updated_at"])
+        event_record(
+            actor=actor,
+            kind=EventKind.OWNER_CHANGED,
+            contact=contact,
+            data={
+                "from": previous,
+                "to": rep_id,
+                "via": "opportunity",
+                "opportunity": opportunity.pk,
+            },
+        )
+    if settings.sync_owner_of_closed_leads:
+        closed = (
+            Opportunity.objects.select_for_update()
+            .filter(
+                contact_id=contact.pk, status__in=[OpportunityStatus.WON, OpportunityStatus.LOST]
+            )
+            .exclude(owner_id=rep_id)
+            .order_by("id")
+        )
+        for old in closed:
+            previous = old.owner_id
+            old.owner_id = rep_id
+            old.save(update_fields=["owner", "updated_at"])
+            event_record(
+                actor=actor,
+                kind=EventKind.OWNER_CHANGED,
+                opportunity=old,
+                data={"from": previous, "to": rep_id, "via": "sync_closed"},
+            )
+            _assigned(actor=actor, opportunity=old, settings=settings, previous_owner_id=previous)
+
+
+def _regrant_for_new_contact(opportunity: Opportunity, settings: OpportunitySettings) -> None:
+    """The opportunity moved to another contact: what it granted on the old one goes, and the
+    rules grant the new one to its owner and the users it is shared with."""
+    ContactAccess.objects.filter(opportunity=opportunity).exclude(
+        contact_id=opportunity.contact_id
+    ).delete()
+    if settings.share_contact_when_assigned:
+        _grant(opportunity, opportunity.owner_id, AccessReason.ASSIGNED)
+    if settings.share_contact_when_shared:
+        for user_id in opportunity.shares.values_list("user_id", flat=True):
+            _grant(opportunity, user_id, AccessReason.SHARED)
+
+
+def _sharing_target(actor: User, opportunity: Opportunity, user: User) -> Opportunity:
+    if not access.can_manage_sharing(actor, opportunity):
+        raise PermissionDenied(
+            _("Only the owner of the opportunity or an administrator can do this.")
+        )
+    return Opportunity.objects.select_for_update().get(pk=opportunity.pk)
+
+
+@transaction.atomic
+def opportunity_share(*, actor: User, opportunity: Opportunity, user: User) -> Opportunity:
+    """Share with ``user``: they see and work the deal; "share contact when shared" lets them
+    see its contact."""
+    opportunity = _sharing_target(actor, opportunity, user)
+    if not user.is_active:
+        raise ValidationError({"user": [_("Choose an active user.")]})
+    if user.pk == opportunity.owner_id:
+        raise ValidationError({"user": [_("This user owns the opportunity already.")]})
+    _share, created = OpportunityShare.objects.get_or_create(opportunity=opportunity, user=user)
+    if created:
+        event_record(
+            actor=actor,
+            kind=OpportunityEvent.SHARED,
+            opportunity=opportunity,
+            data={"user": user.pk, "user_name": str(user)},
+        )
+    if opportunity_settings_get().share_contact_when_shared:
+        _grant(opportunity, user.pk, AccessReason.SHARED)
+    return opportunity
+
+
+@transaction.atomic
+def opportunity_unshare(*, actor: User, opportunity: Opportunity, user: User) -> Opportunity:
+    """Stop sharing with ``user``; "unshare contact when unshared" takes back the contact access
+    this sharing granted (and nothing granted otherwise)."""
+    opportunity = _sharing_target(actor, opportunity, user)
+    deleted, _rows = OpportunityShare.objects.filter(opportunity=opportunity, user=user).delete()
+    if deleted:
+        event_record(
+            actor=actor,
+            kind=OpportunityEvent.UNSHARED,
+            opportunity=opportunity,
+            data={"user": user.pk, "user_name": str(user)},
+        )
+        if opportunity_settings_get().unshare_contact_when_unshared:
+            _revoke(opportunity, user.pk, AccessReason.SHARED)
     return opportunity
 
 
@@ -509,6 +669,7 @@ def opportunity_create(
     what automation uses). The stage defaults to the default stage."""
     _check_contact(actor, contact)
     settings = opportunity_settings_get()
+    _validate_group_owner(settings, owner or actor)
     return _create(
         actor=actor,
         settings=settings,
@@ -585,6 +746,7 @@ def opportunity_ensure(
         if locked.archived_at is not None:
             raise ValidationError({"contact": [_("This contact is archived.")]})
         settings = opportunity_settings_get()
+        _validate_group_owner(settings, owner)
         opportunity = _create(
             actor=actor,
             settings=settings,
@@ -613,12 +775,25 @@ def opportunity_update(*, actor: User, opportunity: Opportunity, **fields) -> Op
     if "contact" in fields and fields["contact"] != opportunity.contact:
         _check_contact(actor, fields["contact"])
     _validate_new_owner(opportunity, fields)
+    settings = opportunity_settings_get()
+    if "owner" in fields and fields["owner"] != opportunity.owner:
+        _validate_group_owner(settings, fields["owner"])
     if "name" in fields:
         fields["name"] = fields["name"].strip()
+    previous_owner_id = opportunity.owner_id
     changes = _apply(opportunity, fields)
     if changes:
         _clean(opportunity, exclude=["contact", "owner", "stage", "lead"])
         opportunity.save()
+        if "contact" in changes:
+            _regrant_for_new_contact(opportunity, settings)
+        if "owner" in changes:
+            _assigned(
+                actor=actor,
+                opportunity=opportunity,
+                settings=settings,
+                previous_owner_id=previous_owner_id,
+            )
         _record_update(actor=actor, subject_kw={"opportunity": opportunity}, changes=changes)
     if move:
         opportunity = opportunity_move(
