@@ -403,6 +403,13 @@ def close_reason_check(
     return None, reason
 
 
+def _is_active(stage: Stage, settings: OpportunitySettings) -> bool:
+    # The default stage is always active (``_settings_validate``): no query for automation.
+    if stage.pk == settings.default_stage_id:
+        return True
+    return settings.active_stages.filter(pk=stage.pk).exists()
+
+
 def _check_stage(stage: Stage) -> None:
     if stage.archived:
         raise ValidationError({"stage": [_("That stage is archived; choose an active one.")]})
@@ -460,7 +467,7 @@ def _create(
         loss_reason=loss_reason,
         closed_at=None if status == OpportunityStatus.OPEN else now,
         stage_entered_at=now,
-        in_active_stage=settings.active_stages.filter(pk=stage.pk).exists(),
+        in_active_stage=_is_active(stage, settings),
         lead=lead,
     )
     # Field validation only: status, reasons and closed_at are set above by the rule, and the
@@ -511,8 +518,17 @@ def _validate_group_owner(settings: OpportunitySettings, owner: User | None) -> 
 
 
 def _grant(opportunity: Opportunity, user_id: int, reason: str) -> None:
-    ContactAccess.objects.get_or_create(
-        contact_id=opportunity.contact_id, user_id=user_id, reason=reason, opportunity=opportunity
+    """Record the grant (one INSERT … ON CONFLICT DO NOTHING: granting twice is a no-op)."""
+    ContactAccess.objects.bulk_create(
+        [
+            ContactAccess(
+                contact_id=opportunity.contact_id,
+                user_id=user_id,
+                reason=reason,
+                opportunity=opportunity,
+            )
+        ],
+        ignore_conflicts=True,
     )
 
 
@@ -546,12 +562,12 @@ def _sync_contact_owner(
     "sync owner of closed leads", the contact's closed (won or lost) deals go to that rep too."""
     if not settings.sync_opportunity_and_contact_owners:
         return
-    contact = Contact.objects.select_for_update().get(pk=opportunity.contact_id)
+    contact = opportunity.contact  # the caller's instance, read in this transaction
     rep_id = opportunity.owner_id
     if contact.owner_id != rep_id:
         previous = contact.owner_id
         contact.owner_id = rep_id
-        contact.save(update_fields=["owner", "updated_at"])
+        Contact.objects.filter(pk=contact.pk).update(owner_id=rep_id, updated_at=timezone.now())
         event_record(
             actor=actor,
             kind=EventKind.OWNER_CHANGED,
@@ -736,7 +752,12 @@ def opportunity_ensure(
     if existing is not None:
         return existing, False
     with transaction.atomic():
-        locked = Contact.objects.select_for_update(of=("self",)).filter(pk=contact.pk).first()
+        locked = (
+            Contact.objects.select_for_update(of=("self",))
+            .select_related("owner")
+            .filter(pk=contact.pk)
+            .first()
+        )
         if locked is None:
             raise ValidationError({"contact": [_("That record does not exist.")]})
         # Read committed: this statement sees what a transaction that held the lock committed.
@@ -851,7 +872,7 @@ def opportunity_move(
     opportunity.loss_reason = loss_reason
     if not same_stage:
         opportunity.stage_entered_at = now
-        opportunity.in_active_stage = settings.active_stages.filter(pk=stage.pk).exists()
+        opportunity.in_active_stage = _is_active(stage, settings)
     if status == OpportunityStatus.OPEN:
         opportunity.closed_at = None
     elif previous["status"] != status:

@@ -4,14 +4,17 @@
 > NOTHING`` loop doing the same in the same run, with exactly one active opportunity per contact.
 
 The work: ``CONTACTS`` contacts (their own, made in SQL for this scenario); each of 50 client
-threads, with its own database connection, goes through every contact in its own shuffled order
+processes, with its own database connection, goes through every contact in its own shuffled order
 (a fixed seed) and asks for that contact's opportunity. 50 × contacts calls in all: the first call
 for a contact creates, the 49 others find it (or wait for it to be committed).
+
+Each client is a process (forked, with its own connection), as real clients are (web and Celery
+worker processes); threads of one interpreter would mostly measure its GIL.
 
 * ours: ``opportunities.services.opportunity_ensure`` — the service the API and lead conversion
   call (the contact row lock, the active-stage lookup, the opportunity, its stage history and its
   audit event);
-* reference: the same threads, the same orders, one raw ``INSERT INTO bench_ensure_ref … ON
+* reference: the same kind of clients, the same orders, one raw ``INSERT INTO bench_ensure_ref … ON
   CONFLICT (contact_id) DO NOTHING`` per call in autocommit on a table with a unique contact
   column: the cheapest way a database can promise one row per contact.
 
@@ -23,6 +26,8 @@ stage, one "created" event each, and every client got that opportunity back.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import random
 import threading
 import time
@@ -73,12 +78,16 @@ def _reset(contact_ids: list[int]) -> None:
             " created_at timestamptz NOT NULL DEFAULT now())"
         )
         cur.execute("TRUNCATE bench_ensure_ref")
-        opps = "SELECT id FROM opportunities_opportunity WHERE contact_id = ANY(%s)"
-        cur.execute(f"DELETE FROM crm_event WHERE opportunity_id IN ({opps})", [contact_ids])
-        cur.execute(
-            f"DELETE FROM opportunities_stagechange WHERE opportunity_id IN ({opps})",
-            [contact_ids],
-        )
+        for sql in (
+            "DELETE FROM crm_event WHERE opportunity_id IN"
+            " (SELECT id FROM opportunities_opportunity WHERE contact_id = ANY(%s))",
+            "DELETE FROM opportunities_contactaccess WHERE contact_id = ANY(%s)",
+            "DELETE FROM opportunities_opportunityshare WHERE opportunity_id IN"
+            " (SELECT id FROM opportunities_opportunity WHERE contact_id = ANY(%s))",
+            "DELETE FROM opportunities_stagechange WHERE opportunity_id IN"
+            " (SELECT id FROM opportunities_opportunity WHERE contact_id = ANY(%s))",
+        ):
+            cur.execute(sql, [contact_ids])
         cur.execute(
             "DELETE FROM opportunities_opportunity WHERE contact_id = ANY(%s)", [contact_ids]
         )
@@ -95,35 +104,45 @@ def _orders(contact_ids: list[int]) -> list[list[int]]:
     return orders
 
 
+def _client(work, i: int, barrier, results) -> None:
+    """One client process: its own database connection, released with the others."""
+    connections.close_all()  # never share the parent's connection
+    try:
+        connection.ensure_connection()
+        barrier.wait(timeout=120)
+        results.put((i, work(i), None))
+    except Exception as exc:
+        barrier.abort()
+        results.put((i, None, repr(exc)))
+    finally:
+        connections.close_all()
+
+
 def _run_clients(work) -> tuple[float, list]:
-    """Start ``CLIENTS`` threads that each call ``work(i)`` once, released together; returns
-    the wall time and what each returned. Any error fails the scenario."""
-    barrier = threading.Barrier(CLIENTS + 1)
+    """Start ``CLIENTS`` processes that each call ``work(i)`` once, released together; returns
+    the wall time and what each returned. Processes, not threads: real clients (web and Celery
+    workers) are separate processes, and threads of one interpreter would measure its GIL.
+    Any error fails the scenario."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(CLIENTS + 1)
+    queue = ctx.Queue()
+    connections.close_all()  # the children must not inherit an open connection
+    procs = [ctx.Process(target=_client, args=(work, i, barrier, queue)) for i in range(CLIENTS)]
+    for p in procs:
+        p.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait(timeout=120)  # broken when a client failed before the start: see below
+    start = time.perf_counter()
     results: list = [None] * CLIENTS
     errors: list[str] = []
-
-    def client(i: int) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=60)
-            results[i] = work(i)
-        except Exception as exc:
-            errors.append(repr(exc))
-            barrier.abort()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    try:
-        barrier.wait(timeout=60)
-    except threading.BrokenBarrierError:
-        pass  # a client failed before the start: reported below
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
+    for _ in procs:
+        i, value, error = queue.get(timeout=600)
+        results[i] = value
+        if error:
+            errors.append(error)
     seconds = time.perf_counter() - start
+    for p in procs:
+        p.join()
     if errors:
         raise BenchmarkError(f"{len(errors)} clients failed: {errors[0][:200]}")
     return seconds, results
@@ -132,7 +151,7 @@ def _run_clients(work) -> tuple[float, list]:
 def _ours(orders, actor: User) -> tuple[float, list]:
     contacts = {pk: Contact(pk=pk) for pk in orders[0]}
 
-    def work(i: int) -> list[tuple[int, int, bool]]:
+    def work(i: int) -> list[tuple[int, int, bool]]:  # runs in a client process
         got = []
         for pk in orders[i]:
             opp, created = services.opportunity_ensure(
