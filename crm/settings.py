@@ -90,6 +90,14 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0 if EMBEDDED else 60)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The planner's default (4) prices random reads as on spinning disks: it then prefers a
+    # sequential scan of a million contacts to ~10,000 index lookups for a rep's visible rows.
+    # 1.1 is the usual value for SSD or cached data (see benchmarks/README.md, "visibility").
+    _page_cost = env.float("DATABASE_RANDOM_PAGE_COST", default=1.1)
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c random_page_cost={_page_cost}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache / Redis ------------------------------------------------------------------------------
