@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.forms import ServiceForm
+from crm.models import Team
 from opportunities.models import OpportunitySettings, Stage
 
 YES, NO = "yes", "no"
@@ -158,3 +159,104 @@ class OpportunitySettingsForm(ServiceForm):
 
     def clean_require_loss_reason(self) -> bool:
         return self.cleaned_data["require_loss_reason"] == YES
+
+
+def _yes_no(label, help_text) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=label,
+        choices=[(YES, _("Yes")), (NO, _("No"))],
+        widget=forms.RadioSelect,
+        help_text=help_text,
+    )
+
+
+class VisibilitySettingsForm(ServiceForm):
+    """The sharing rules: who may own opportunities, who may see their contacts, and whether the
+    contact (and its closed deals) follow the rep of a new opportunity."""
+
+    assign_to_group = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        label=_("Assign to group"),
+        required=False,
+        empty_label=_("Anyone (no group)"),
+        help_text=_(
+            "Only members of this team can own opportunities: the owner pickers offer only them. "
+            "Empty: anyone can."
+        ),
+    )
+    share_contact_when_shared = _yes_no(
+        _("Share contact when shared"),
+        _("With “Yes”, someone an opportunity is shared with can also see its contact."),
+    )
+    share_contact_when_assigned = _yes_no(
+        _("Share contact when assigned"),
+        _(
+            "With “Yes”, the rep an opportunity is assigned to can also see its contact, even "
+            "when someone else owns the contact."
+        ),
+    )
+    unshare_contact_when_unshared = _yes_no(
+        _("Unshare contact when unshared"),
+        _(
+            "With “Yes”, once an opportunity is no longer shared with someone, the access to its "
+            "contact that this sharing gave them goes away. Access they have through another "
+            "opportunity of the contact stays."
+        ),
+    )
+    unshare_contact_when_unassigned = _yes_no(
+        _("Unshare contact when unassigned"),
+        _(
+            "With “Yes”, once an opportunity is reassigned to another rep, the previous rep loses "
+            "the access to its contact that this assignment gave them. Access through another "
+            "opportunity of the contact stays."
+        ),
+    )
+    sync_opportunity_and_contact_owners = _yes_no(
+        _("Sync opportunity and contact owners"),
+        _("With “Yes”, creating an opportunity makes its rep the owner of the contact too."),
+    )
+    sync_owner_of_closed_leads = _yes_no(
+        _("Sync owner of closed leads"),
+        _(
+            "With “Yes” here and in the rule above, creating an opportunity also hands the "
+            "contact’s earlier closed (won or lost) opportunities to its rep."
+        ),
+    )
+
+    SWITCHES = (
+        "share_contact_when_shared",
+        "share_contact_when_assigned",
+        "unshare_contact_when_unshared",
+        "unshare_contact_when_unassigned",
+        "sync_opportunity_and_contact_owners",
+        "sync_owner_of_closed_leads",
+    )
+    #: The page shows the switches in two groups: who sees the contact (each "share" rule next to
+    #: the "unshare" rule that undoes it), and who owns it.
+    CONTACT_ACCESS = (
+        "share_contact_when_shared",
+        "unshare_contact_when_unshared",
+        "share_contact_when_assigned",
+        "unshare_contact_when_unassigned",
+    )
+    OWNERS = ("sync_opportunity_and_contact_owners", "sync_owner_of_closed_leads")
+
+    def __init__(self, *args, current: OpportunitySettings, **kwargs):
+        initial = {"assign_to_group": current.assign_to_group_id}
+        initial.update({name: YES if getattr(current, name) else NO for name in self.SWITCHES})
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        self.fields["assign_to_group"].queryset = Team.objects.order_by("name", "id")
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.SWITCHES:
+            if name in cleaned:
+                cleaned[name] = cleaned[name] == YES
+        return cleaned
+
+    def contact_access_fields(self):
+        return [self[name] for name in self.CONTACT_ACCESS]
+
+    def owner_fields(self):
+        return [self[name] for name in self.OWNERS]

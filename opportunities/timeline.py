@@ -1,9 +1,10 @@
 """Readable timeline sentences for the events the opportunities services write.
 
-``stage_changed`` is about one deal (its page's history); the settings, pipeline and reason-list
-events have no record and show wherever every event is listed (the admins' audit trail). Stage and
-reason names are copied into the event when it is written, so the history keeps them even after a
-rename or an archive; default names are stored in the install language and shown in the reader's.
+``stage_changed``, ``shared`` and ``unshared`` are about one deal (its page's history); the
+settings, pipeline and reason-list events have no record and show wherever every event is listed
+(the admins' audit trail). Stage and reason names are copied into the event when it is written, so
+the history keeps them even after a rename or an archive; default names are stored in the install
+language and shown in the reader's.
 """
 
 from django.utils.translation import gettext as _
@@ -74,44 +75,65 @@ _SETTING_LABELS = {
     "require_win_reason": lambda: _("Require a win reason"),
     "loss_stage": lambda: _("Loss stage"),
     "require_loss_reason": lambda: _("Require a loss reason"),
+    "assign_to_group": lambda: _("Assign to group"),
+    "share_contact_when_shared": lambda: _("Share contact when shared"),
+    "share_contact_when_assigned": lambda: _("Share contact when assigned"),
+    "unshare_contact_when_unshared": lambda: _("Unshare contact when unshared"),
+    "unshare_contact_when_unassigned": lambda: _("Unshare contact when unassigned"),
+    "sync_opportunity_and_contact_owners": lambda: _("Sync opportunity and contact owners"),
+    "sync_owner_of_closed_leads": lambda: _("Sync owner of closed leads"),
 }
+#: Settings that hold a team's id rather than stages' ids.
+_TEAM_SETTINGS = {"assign_to_group"}
 
 
-def _setting_value(value, stage_names: dict) -> str:
+def _setting_value(value, names: dict) -> str:
     if value is None or value == [] or value == "":
         return _("(none)")
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, list):
-        return ", ".join(_setting_value(v, stage_names) for v in value)
+        return ", ".join(_setting_value(v, names) for v in value)
     if isinstance(value, int):
-        return stage_names.get(value) or f"#{value}"
+        return names.get(value) or f"#{value}"
     return str(value)
 
 
+def _ids(change) -> set[int]:
+    ids = set()
+    for side in change if isinstance(change, list) else [change]:
+        if isinstance(side, list):
+            ids.update(v for v in side if isinstance(v, int) and not isinstance(v, bool))
+        elif isinstance(side, int) and not isinstance(side, bool):
+            ids.add(side)
+    return ids
+
+
 def _settings_changed(event, params):
+    from crm.models import Team
     from opportunities.models import Stage
 
     changes = event.data.get("changes") or {}
-    ids = set()
-    for change in changes.values():
-        for side in change if isinstance(change, list) else [change]:
-            if isinstance(side, list):
-                ids.update(v for v in side if isinstance(v, int) and not isinstance(v, bool))
-            elif isinstance(side, int) and not isinstance(side, bool):
-                ids.add(side)
-    # Stage names are not secret (every user sees the pipeline); one query per described event.
-    stage_names = {s.pk: str(s) for s in Stage.objects.filter(pk__in=ids)} if ids else {}
+    stage_ids, team_ids = set(), set()
+    for field, change in changes.items():
+        (team_ids if field in _TEAM_SETTINGS else stage_ids).update(_ids(change))
+    # Stage and team names are not secret (every user sees the pipeline and picks owners by team);
+    # at most one query each per described event.
+    stage_names = (
+        {s.pk: str(s) for s in Stage.objects.filter(pk__in=stage_ids)} if stage_ids else {}
+    )
+    team_names = {t.pk: str(t) for t in Team.objects.filter(pk__in=team_ids)} if team_ids else {}
     details = []
     for field, change in changes.items():
         old, new = change if isinstance(change, list) and len(change) == 2 else (None, change)
         label = _SETTING_LABELS.get(field, lambda f=field: f.replace("_", " "))()
+        names = team_names if field in _TEAM_SETTINGS else stage_names
         details.append(
             _("%(field)s: %(old)s → %(new)s")
             % {
                 "field": label,
-                "old": _setting_value(old, stage_names),
-                "new": _setting_value(new, stage_names),
+                "old": _setting_value(old, names),
+                "new": _setting_value(new, names),
             }
         )
     return _("%(actor)s changed the opportunity defaults.") % params, details
@@ -199,10 +221,25 @@ def _loss_reason_changed(event, params):
     )
 
 
+def _shared(event, params):
+    user = event.data.get("user_name") or _("someone")
+    return _("%(actor)s shared the opportunity with %(user)s.") % {**params, "user": user}, []
+
+
+def _unshared(event, params):
+    user = event.data.get("user_name") or _("someone")
+    return _("%(actor)s stopped sharing the opportunity with %(user)s.") % {
+        **params,
+        "user": user,
+    }, []
+
+
 DESCRIBERS = {
     OpportunityEvent.STAGE_CHANGED: _stage_changed,
     OpportunityEvent.SETTINGS_CHANGED: _settings_changed,
     OpportunityEvent.STAGE_LIST_CHANGED: _stage_list_changed,
     OpportunityEvent.WIN_REASON_CHANGED: _win_reason_changed,
     OpportunityEvent.LOSS_REASON_CHANGED: _loss_reason_changed,
+    OpportunityEvent.SHARED: _shared,
+    OpportunityEvent.UNSHARED: _unshared,
 }

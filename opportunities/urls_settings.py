@@ -13,6 +13,11 @@ urlpatterns = [
     path("pipeline/<int:pk>/move/", views.stage_move, name="settings-stage-move"),
     path("opportunities/", views.settings_opportunities, name="settings-opportunities"),
     path("opportunities/defaults/", views.defaults_update, name="settings-opportunity-defaults"),
+    path(
+        "opportunities/visibility/",
+        views.visibility_update,
+        name="settings-opportunity-visibility",
+    ),
 ]
 
 for _kind in ("win", "loss"):

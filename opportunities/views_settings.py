@@ -2,7 +2,8 @@
 
 Pipeline: the stages in order, with their probability, how many opportunities are in each and
 their role (default, win, loss, active); add, edit in place, move up/down, delete-or-archive.
-Opportunity defaults: the ``OpportunitySettings`` form, then the win and loss reasons.
+Opportunity defaults: the ``OpportunitySettings`` form, the visibility (sharing rules) form, then
+the win and loss reasons.
 
 Every change is a POST through ``opportunities.services``; their errors are shown next to the
 fields on the same page. Moves answer htmx requests with the refreshed table (focus stays on the
@@ -26,7 +27,13 @@ from django.views.decorators.http import require_POST
 
 from crm.web import admin_required, announce, is_htmx, move_in_order, run_service
 from opportunities import selectors, services
-from opportunities.forms_settings import MoveForm, OpportunitySettingsForm, ReasonForm, StageForm
+from opportunities.forms_settings import (
+    MoveForm,
+    OpportunitySettingsForm,
+    ReasonForm,
+    StageForm,
+    VisibilitySettingsForm,
+)
 from opportunities.models import LossReason, Stage, StageChange, WinReason
 
 PIPELINE_TEMPLATE = "opportunities/settings/pipeline.html"
@@ -332,6 +339,10 @@ def _settings_form(settings, stages, active_ids, data=None) -> OpportunitySettin
     )
 
 
+def _visibility_form(settings, data=None) -> VisibilitySettingsForm:
+    return VisibilitySettingsForm(data, current=settings, auto_id="visibility-%s")
+
+
 def _reason_block(
     kind: ReasonKind, add_form: ReasonForm | None, rename: tuple[int, ReasonForm] | None
 ) -> dict:
@@ -363,6 +374,7 @@ def _render_defaults(
     request: HttpRequest,
     *,
     settings_form: OpportunitySettingsForm | None = None,
+    visibility_form: VisibilitySettingsForm | None = None,
     reason_kind: str | None = None,
     add_form: ReasonForm | None = None,
     rename: tuple[int, ReasonForm] | None = None,
@@ -371,6 +383,8 @@ def _render_defaults(
     if settings_form is None:
         stages = _all_stages()
         settings_form = _settings_form(settings, stages, _active_ids(settings))
+    if visibility_form is None:
+        visibility_form = _visibility_form(settings)
     blocks = [
         _reason_block(
             kind,
@@ -386,9 +400,11 @@ def _render_defaults(
         {
             "settings_tab": "opportunities",
             "settings_form": settings_form,
+            "visibility_form": visibility_form,
             "reason_blocks": blocks,
             "has_errors": any(
-                f is not None and f.errors for f in (settings_form, add_form, rename_form)
+                f is not None and f.errors
+                for f in (settings_form, visibility_form, add_form, rename_form)
             ),
         },
     )
@@ -416,6 +432,24 @@ def defaults_update(request):
     else:
         messages.info(request, _("Nothing changed."))
     return redirect(_defaults_url())
+
+
+@admin_required
+@require_POST
+def visibility_update(request):
+    """The sharing rules, saved through the same service as the defaults (and the API)."""
+    form = _visibility_form(services.opportunity_settings_get(), data=request.POST)
+    saved = run_service(
+        form,
+        lambda: services.opportunity_settings_update(actor=request.user, **form.cleaned_data),
+    )
+    if saved is None:
+        return _render_defaults(request, visibility_form=form)
+    if form.has_changed():
+        messages.success(request, _("Visibility settings saved."))
+    else:
+        messages.info(request, _("Nothing changed."))
+    return redirect(_defaults_url("visibility-title"))
 
 
 def _reason(kind: ReasonKind, pk: int, *, active_only: bool = True):
