@@ -7,7 +7,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm import access
-from crm.forms import ServiceForm, _owner_field, _with_current
+from crm import selectors as crm_selectors
+from crm.forms import OwnerChoiceField, ServiceForm, _owner_field, _with_current
 from crm.models import User
 from opportunities import selectors
 from opportunities.models import Opportunity, OpportunitySettings
@@ -69,6 +70,30 @@ class _StageAndReasons(ServiceForm):
         )
 
 
+def _limit_owners_to_group(
+    form: forms.Form, settings: OpportunitySettings, instance: Opportunity | None
+) -> None:
+    """With an assign-to group set, the owner picker offers its members only, plus the current
+    owner (an edit never drops them silently) and the user just posted (a page loaded before the
+    group changed shows its choice next to the error). Validation still accepts any active user:
+    the service owns the rule, and its message ("Choose an owner from the team …") lands on the
+    field."""
+    if settings.assign_to_group_id is None:
+        return
+    field = form.fields["owner"]
+    team = settings.assign_to_group
+    keep = [instance.owner_id] if instance is not None else []
+    posted = str(form.data.get("owner") or "") if form.is_bound else ""
+    if posted.isdigit() and len(posted) < 12:
+        keep.append(int(posted))
+    members = crm_selectors.owner_choices().filter(pk__in=team.members.values("pk"))
+    offered = members | User.objects.filter(pk__in=keep) if keep else members
+    field.widget.choices = [(str(u.pk), field.label_from_instance(u)) for u in offered]
+    field.help_text = _("Only members of the team “%(team)s” can own opportunities.") % {
+        "team": team.name
+    }
+
+
 class OpportunityForm(_StageAndReasons):
     """Create and edit. The contact is one the user may see; ``?contact=`` preselects one."""
 
@@ -124,6 +149,7 @@ class OpportunityForm(_StageAndReasons):
             empty_label=_("Choose a contact…"),
         )
         self.fields["owner"] = _owner_field(instance.owner if instance else None)
+        _limit_owners_to_group(self, settings, instance)
         self._add_stage_fields(settings, instance)
         self.order_fields(
             ["name", "contact", "owner", "amount", "stage", "win_reason", "loss_reason"]
@@ -159,3 +185,37 @@ class BoardFilterForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = crm_selectors.owner_choices()
+
+
+class ShareForm(ServiceForm):
+    """Share a deal with a user. Any user id is accepted here (a stale page may post someone who
+    was since deactivated or made the owner): the service says why it refuses; the select offers
+    the active users who are neither the owner nor already sharing it."""
+
+    nonfield_errors_to = "user"
+
+    user = OwnerChoiceField(
+        queryset=User.objects.all(),
+        label=_("Share with…"),
+        empty_label=None,
+        error_messages={"required": _("Choose the user to share it with.")},
+    )
+
+    def offer(self, candidates: list[User]) -> None:
+        """The users the select offers (set by the page, which knows the deal's shares)."""
+        field = self.fields["user"]
+        field.widget.choices = [("", _("Choose a user…"))] + [
+            (str(u.pk), field.label_from_instance(u)) for u in candidates
+        ]
+
+
+class UnshareForm(ServiceForm):
+    """Stop sharing a deal with a user (a hidden field next to each "Unshare" button)."""
+
+    nonfield_errors_to = "user"
+
+    user = forms.ModelChoiceField(
+        queryset=User.objects.all(),
+        widget=forms.HiddenInput,
+        error_messages={"required": _("Choose the user to stop sharing with.")},
+    )

@@ -10,4 +10,6 @@ urlpatterns = [
     path("<int:pk>/edit/", views.opportunity_edit, name="opportunity-edit"),
     path("<int:pk>/move/", views.opportunity_move, name="opportunity-move"),
     path("<int:pk>/archive/", views.opportunity_archive, name="opportunity-archive"),
+    path("<int:pk>/share/", views.opportunity_share, name="opportunity-share"),
+    path("<int:pk>/unshare/", views.opportunity_unshare, name="opportunity-unshare"),
 ]

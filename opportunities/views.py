@@ -1,6 +1,6 @@
 """HTML pages of the opportunities app: list (filters in the URL), pipeline board (drag and drop,
-with a "Move to stage" menu on every card as its twin), detail with timeline and a move form,
-create, edit, move and archive.
+with a "Move to stage" menu on every card as its twin), detail with timeline, a move form and the
+sharing panel (owner and admins: share / unshare), create, edit, move and archive.
 
 Reads go through ``opportunities.selectors`` (visibility from ``crm.access``: a deal out of reach
 is a 404); writes through ``opportunities.services``, which hold the win/loss reason rule.
@@ -13,12 +13,14 @@ import datetime as dt
 from django import forms as djforms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from crm import access
 from crm import selectors as crm_selectors
@@ -37,11 +39,18 @@ from crm.web import (
 )
 from opportunities import selectors, services
 from opportunities.filters import OpportunityFilter
-from opportunities.forms import BoardFilterForm, MoveForm, OpportunityForm
+from opportunities.forms import (
+    BoardFilterForm,
+    MoveForm,
+    OpportunityForm,
+    ShareForm,
+    UnshareForm,
+)
 from opportunities.models import (
     LossReason,
     Opportunity,
     OpportunitySettings,
+    OpportunityShare,
     OpportunityStatus,
     Stage,
     WinReason,
@@ -290,6 +299,7 @@ def _detail_page(
     move_form: MoveForm,
     settings: OpportunitySettings,
     status: int = 200,
+    **share,
 ) -> HttpResponse:
     opportunity.in_stage = in_stage_text(opportunity.stage_entered_at, timezone.now())
     tasks = list(
@@ -306,6 +316,7 @@ def _detail_page(
         "settings": settings,
         "tasks": tasks,
         "nav_section": NAV,
+        **_share_context(request, opportunity, **share),
         **timeline_context(request, opportunity.name, opportunity=opportunity),
     }
     return render(request, "opportunities/detail.html", context, status=status)
@@ -412,3 +423,127 @@ def opportunity_archive(request, pk):
         done=_("Opportunity archived."),
         list_url=reverse("opportunity-list"),
     )
+
+
+# --- sharing -------------------------------------------------------------------------------------
+
+SHARE_PANEL = "opportunities/_share_panel.html"
+
+
+def _share_context(
+    request,
+    opportunity: Opportunity,
+    *,
+    share_form: ShareForm | None = None,
+    unshare_errors: list[str] | None = None,
+    focus: str = "",
+) -> dict:
+    """The sharing panel: who the deal is shared with and whom it may be shared with next (two
+    queries, whatever the number of shares). Only its owner and admins get it."""
+    if not access.can_manage_sharing(request.user, opportunity):
+        return {"can_manage_sharing": False}
+    shares = list(
+        OpportunityShare.objects.filter(opportunity=opportunity)
+        .select_related("user")
+        .order_by("user__first_name", "user__last_name", "user__username", "user_id")
+    )
+    candidates = list(
+        crm_selectors.owner_choices()
+        .exclude(pk=opportunity.owner_id)
+        .exclude(pk__in=[share.user_id for share in shares])
+    )
+    form = share_form or ShareForm(auto_id="share-%s")
+    form.offer(candidates)
+    if focus == "select" and not candidates:
+        focus = "title"
+    if focus == "select":
+        form.fields["user"].widget.attrs["autofocus"] = True
+    return {
+        "can_manage_sharing": True,
+        "shares": shares,
+        "share_candidates": candidates,
+        "share_form": form,
+        "unshare_errors": unshare_errors or [],
+        "share_focus": focus,
+    }
+
+
+def _sharing_target(request, pk) -> Opportunity:
+    """A deal the user sees (404 otherwise) and may share (403 otherwise)."""
+    opportunity = _visible(request, pk)
+    if not access.can_manage_sharing(request.user, opportunity):
+        raise PermissionDenied(
+            _("Only the owner of the opportunity or an administrator can do this.")
+        )
+    return opportunity
+
+
+def _share_reply(
+    request,
+    opportunity: Opportunity,
+    message: str,
+    level: int = messages.SUCCESS,
+    *,
+    failed: bool = False,
+    **share,
+) -> HttpResponse:
+    """htmx: the panel redrawn, the result (or the error) announced, focus on the share picker or,
+    when there is none, the panel's heading. Without JavaScript: back to the deal's page; after an
+    error, the page itself (400) with the error next to the field and at the top."""
+    if is_htmx(request):
+        context = {
+            "opportunity": opportunity,
+            "settings": services.opportunity_settings_get(),
+            **_share_context(request, opportunity, focus="select", **share),
+        }
+        return announce(render(request, SHARE_PANEL, context), message)
+    if failed:
+        messages.error(request, message)
+        settings = services.opportunity_settings_get()
+        move_form = MoveForm(opportunity=opportunity, settings=settings)
+        return _detail_page(request, opportunity, move_form, settings, status=400, **share)
+    messages.add_message(request, level, message)
+    return redirect(reverse("opportunity-detail", args=[opportunity.pk]) + "#share-title")
+
+
+@login_required
+@require_POST
+def opportunity_share(request, pk):
+    opportunity = _sharing_target(request, pk)
+    form = ShareForm(request.POST, auto_id="share-%s")
+    already = False
+
+    def share():
+        nonlocal already
+        user = form.cleaned_data["user"]
+        already = OpportunityShare.objects.filter(opportunity=opportunity, user=user).exists()
+        return services.opportunity_share(actor=request.user, opportunity=opportunity, user=user)
+
+    if run_service(form, share) is None:
+        errors = [e for errs in form.errors.values() for e in errs]
+        return _share_reply(request, opportunity, " ".join(errors), failed=True, share_form=form)
+    values = {"name": opportunity.name, "user": form.cleaned_data["user"]}
+    if already:
+        message = _("“%(name)s” is already shared with %(user)s.") % values
+        return _share_reply(request, opportunity, message, messages.INFO)
+    return _share_reply(request, opportunity, _("“%(name)s” is now shared with %(user)s.") % values)
+
+
+@login_required
+@require_POST
+def opportunity_unshare(request, pk):
+    opportunity = _sharing_target(request, pk)
+    form = UnshareForm(request.POST)
+    if not form.is_valid():
+        errors = [e for errs in form.errors.values() for e in errs]
+        return _share_reply(
+            request, opportunity, " ".join(errors), failed=True, unshare_errors=errors
+        )
+    user = form.cleaned_data["user"]
+    values = {"name": opportunity.name, "user": user}
+    if not OpportunityShare.objects.filter(opportunity=opportunity, user=user).exists():
+        message = _("“%(name)s” was not shared with %(user)s.") % values
+        return _share_reply(request, opportunity, message, messages.INFO)
+    services.opportunity_unshare(actor=request.user, opportunity=opportunity, user=user)
+    message = _("“%(name)s” is no longer shared with %(user)s.") % values
+    return _share_reply(request, opportunity, message)
