@@ -68,7 +68,7 @@ SETTINGS_FIELDS = (
 def opportunity_settings_get() -> OpportunitySettings:
     """The single settings row (created on first read), with its stages loaded."""
     obj, _created = OpportunitySettings.objects.select_related(
-        "default_stage", "win_stage", "loss_stage"
+        "default_stage", "win_stage", "loss_stage", "assign_to_group"
     ).get_or_create(pk=1)
     return obj
 
@@ -501,7 +501,9 @@ def _create(
         },
     )
     _assigned(actor=actor, opportunity=opportunity, settings=settings, previous_owner_id=None)
-    _sync_contact_owner(actor=actor, opportunity=opportunity, settings=settings)
+    _sync_contact_owner(
+        actor=actor, opportunity=opportunity, settings=settings, contact_locked=via != "manual"
+    )
     return opportunity
 
 
@@ -556,13 +558,19 @@ def _assigned(
 
 
 def _sync_contact_owner(
-    *, actor: User, opportunity: Opportunity, settings: OpportunitySettings
+    *,
+    actor: User,
+    opportunity: Opportunity,
+    settings: OpportunitySettings,
+    contact_locked: bool = False,
 ) -> None:
     """ "Sync opportunity and contact owners": a new opportunity's rep owns the contact too; with
     "sync owner of closed leads", the contact's closed (won or lost) deals go to that rep too."""
     if not settings.sync_opportunity_and_contact_owners:
         return
-    contact = opportunity.contact  # the caller's instance, read in this transaction
+    contact = opportunity.contact
+    if not contact_locked:  # ensure has locked and read it in this transaction already
+        contact = Contact.objects.select_for_update().only("id", "owner_id").get(pk=contact.pk)
     rep_id = opportunity.owner_id
     if contact.owner_id != rep_id:
         previous = contact.owner_id
@@ -614,19 +622,21 @@ def _regrant_for_new_contact(opportunity: Opportunity, settings: OpportunitySett
             _grant(opportunity, user_id, AccessReason.SHARED)
 
 
-def _sharing_target(actor: User, opportunity: Opportunity, user: User) -> Opportunity:
+def _sharing_target(actor: User, opportunity: Opportunity) -> Opportunity:
+    """The opportunity, locked, once its current owner is known to allow ``actor`` to share."""
+    opportunity = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
     if not access.can_manage_sharing(actor, opportunity):
         raise PermissionDenied(
             _("Only the owner of the opportunity or an administrator can do this.")
         )
-    return Opportunity.objects.select_for_update().get(pk=opportunity.pk)
+    return opportunity
 
 
 @transaction.atomic
 def opportunity_share(*, actor: User, opportunity: Opportunity, user: User) -> Opportunity:
     """Share with ``user``: they see and work the deal; "share contact when shared" lets them
     see its contact."""
-    opportunity = _sharing_target(actor, opportunity, user)
+    opportunity = _sharing_target(actor, opportunity)
     if not user.is_active:
         raise ValidationError({"user": [_("Choose an active user.")]})
     if user.pk == opportunity.owner_id:
@@ -648,7 +658,7 @@ def opportunity_share(*, actor: User, opportunity: Opportunity, user: User) -> O
 def opportunity_unshare(*, actor: User, opportunity: Opportunity, user: User) -> Opportunity:
     """Stop sharing with ``user``; "unshare contact when unshared" takes back the contact access
     this sharing granted (and nothing granted otherwise)."""
-    opportunity = _sharing_target(actor, opportunity, user)
+    opportunity = _sharing_target(actor, opportunity)
     deleted, _rows = OpportunityShare.objects.filter(opportunity=opportunity, user=user).delete()
     if deleted:
         event_record(
@@ -793,11 +803,18 @@ def opportunity_update(*, actor: User, opportunity: Opportunity, **fields) -> Op
         raise TypeError(f"unexpected fields {unknown}")
     opportunity = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
     move = {k: fields.pop(k) for k in ("stage", "win_reason", "loss_reason") if k in fields}
+    reassigning = "owner" in fields and fields["owner"] != opportunity.owner
+    if reassigning and not access.can_manage_sharing(actor, opportunity):
+        # Users it is shared with work the deal, but reassigning it, like sharing it, is for its
+        # owner and admins: else they could take it from its owner and share it on.
+        raise PermissionDenied(
+            _("Only the owner of the opportunity or an administrator can do this.")
+        )
     if "contact" in fields and fields["contact"] != opportunity.contact:
         _check_contact(actor, fields["contact"])
     _validate_new_owner(opportunity, fields)
     settings = opportunity_settings_get()
-    if "owner" in fields and fields["owner"] != opportunity.owner:
+    if reassigning:
         _validate_group_owner(settings, fields["owner"])
     if "name" in fields:
         fields["name"] = fields["name"].strip()
