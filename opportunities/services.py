@@ -930,8 +930,25 @@ def opportunity_move(
 
 @transaction.atomic
 def opportunity_archive(*, actor: User, opportunity: Opportunity) -> Opportunity:
+    """Archive (owner or admin). Nobody sees an archived deal, so what it granted on its contact
+    goes as the unshare rules say, as if it were unshared and unassigned."""
+    opportunity = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
+    if not access.can_manage_sharing(actor, opportunity):
+        raise PermissionDenied(
+            _("Only the owner of the opportunity or an administrator can do this.")
+        )
     if opportunity.archived_at is None:
         opportunity.archived_at = timezone.now()
         opportunity.save(update_fields=["archived_at", "updated_at"])
+        settings = opportunity_settings_get()
+        reasons = [
+            reason
+            for reason, rule in (
+                (AccessReason.SHARED, settings.unshare_contact_when_unshared),
+                (AccessReason.ASSIGNED, settings.unshare_contact_when_unassigned),
+            )
+            if rule
+        ]
+        ContactAccess.objects.filter(opportunity=opportunity, reason__in=reasons).delete()
         event_record(actor=actor, kind=EventKind.ARCHIVED, opportunity=opportunity)
     return opportunity

@@ -4,7 +4,7 @@ history, ensure, settings validation, stages and reasons archived rather than de
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from crm.models import Event
+from crm.models import Contact, Event
 from leads import services as lead_services
 from leads.models import LeadStatus
 from opportunities import services
@@ -333,3 +333,20 @@ def test_reason_names_are_unique_among_active_ones(admin, pipeline):
         services.loss_reason_create(actor=admin, name="no budget")
     services.loss_reason_create(actor=admin, name="Timing")
     assert list(OpportunityStatus) == ["open", "won", "lost"]
+
+
+def test_archiving_is_for_the_owner_and_takes_back_its_grants(admin, rep, other_rep, pipeline):
+    from crm import access
+    from opportunities.models import ContactAccess
+
+    contact = ContactFactory(owner=admin)
+    opp = services.opportunity_create(actor=admin, name="Deal", contact=contact, owner=rep)
+    services.opportunity_share(actor=rep, opportunity=opp, user=other_rep)
+    assert access.can_see(other_rep, contact) and access.can_see(
+        rep, Contact.objects.get(pk=contact.pk)
+    )
+    with pytest.raises(PermissionDenied):
+        services.opportunity_archive(actor=other_rep, opportunity=opp)
+    services.opportunity_archive(actor=rep, opportunity=opp)
+    assert not ContactAccess.objects.filter(opportunity=opp).exists()
+    assert not access.can_see(other_rep, Contact.objects.get(pk=contact.pk))
