@@ -162,6 +162,7 @@ class Opportunity(OwnedRecord):
         blank=True,
         related_name="opportunities",
         verbose_name=_("win reason"),
+        db_index=False,
     )
     loss_reason = models.ForeignKey(
         LossReason,
@@ -170,6 +171,7 @@ class Opportunity(OwnedRecord):
         blank=True,
         related_name="opportunities",
         verbose_name=_("loss reason"),
+        db_index=False,
     )
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     #: When it entered its current stage: the board shows the time in stage.
@@ -184,6 +186,7 @@ class Opportunity(OwnedRecord):
         blank=True,
         related_name="opportunities",
         verbose_name=_("from lead"),
+        db_index=False,
     )
 
     class Meta:
@@ -199,6 +202,13 @@ class Opportunity(OwnedRecord):
                 fields=["contact", "id"],
                 condition=Q(in_active_stage=True, archived_at__isnull=True),
                 name="opp_engaged_contact_idx",
+            ),
+            # Most deals have no reason (open) and no lead: index only those that do.
+            *(
+                models.Index(
+                    fields=[name], condition=Q(**{f"{name}__isnull": False}), name=f"opp_{name}_idx"
+                )
+                for name in ("win_reason", "loss_reason", "lead")
             ),
         ]
         constraints = [

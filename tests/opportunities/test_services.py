@@ -350,3 +350,24 @@ def test_archiving_is_for_the_owner_and_takes_back_its_grants(admin, rep, other_
     services.opportunity_archive(actor=rep, opportunity=opp)
     assert not ContactAccess.objects.filter(opportunity=opp).exists()
     assert not access.can_see(other_rep, Contact.objects.get(pk=contact.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ensure_lookup_survives_a_rollback_and_a_new_connection(rep):
+    """The lookup is a prepared statement: it must keep working after a rolled-back transaction
+    that prepared it, and on a fresh connection."""
+    from django.db import connection, transaction
+
+    contact = ContactFactory(owner=rep)
+    try:
+        with transaction.atomic():
+            services.opportunity_ensure(actor=rep, contact=contact, name="First")
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    assert not Opportunity.objects.exists()
+    opp, created = services.opportunity_ensure(actor=rep, contact=contact, name="Again")
+    assert created
+    connection.close()
+    again, created = services.opportunity_ensure(actor=rep, contact=contact, name="Third")
+    assert (again, created) == (opp, False)
