@@ -628,6 +628,17 @@ def team_update(
 # --- admin-ordered, archivable lists (reasons, ratings, stages) ----------------------------------
 
 
+def list_item_create(*, actor: User, model, event_kind: str, key: str, name: str, **fields):
+    """A new row at the end of an admin-ordered list, validated, with its audit event."""
+    obj = model(name=name.strip(), order=list_item_next_order(model), **fields)
+    _clean(obj)
+    obj.save()
+    event_record(
+        actor=actor, kind=event_kind, data={"action": "created", key: obj.pk, "name": obj.name}
+    )
+    return obj
+
+
 def list_item_next_order(model) -> int:
     from django.db.models import Max
 

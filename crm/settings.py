@@ -95,9 +95,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # sequential scan of a million contacts to ~10,000 index lookups for a rep's visible rows.
     # 1.1 is the usual value for SSD or cached data (see benchmarks/README.md, "visibility").
     _page_cost = env.float("DATABASE_RANDOM_PAGE_COST", default=1.1)
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-        f"-c random_page_cost={_page_cost}"
-    )
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c random_page_cost={_page_cost}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache / Redis ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from crm.services import (
     event_record,
     follow_up_create,
     list_item_archive_or_delete,
-    list_item_next_order,
+    list_item_create,
     list_item_reorder,
     task_complete,
     user_today,
@@ -461,17 +461,13 @@ def lead_convert(
 @transaction.atomic
 def disqualification_reason_create(*, actor: User, name: str) -> DisqualificationReason:
     _require_admin(actor)
-    reason = DisqualificationReason(
-        name=name.strip(), order=list_item_next_order(DisqualificationReason)
-    )
-    _clean(reason)
-    reason.save()
-    event_record(
+    return list_item_create(
         actor=actor,
-        kind=LeadEvent.REASON_CHANGED,
-        data={"action": "created", "reason": reason.pk, "name": reason.name},
+        model=DisqualificationReason,
+        event_kind=LeadEvent.REASON_CHANGED,
+        key="reason",
+        name=name,
     )
-    return reason
 
 
 @transaction.atomic
@@ -667,15 +663,14 @@ def rating_create(*, actor: User, name: str, **fields) -> Rating:
     unknown = set(fields) - set(RATING_FIELDS)
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
-    rating = Rating(name=name.strip(), order=list_item_next_order(Rating), **fields)
-    _clean(rating)
-    rating.save()
-    event_record(
+    return list_item_create(
         actor=actor,
-        kind=LeadEvent.RATING_CHANGED,
-        data={"action": "created", "rating": rating.pk, "name": rating.name},
+        model=Rating,
+        event_kind=LeadEvent.RATING_CHANGED,
+        key="rating",
+        name=name,
+        **fields,
     )
-    return rating
 
 
 @transaction.atomic

@@ -24,7 +24,7 @@ from crm.services import (
     _validate_owner,
     event_record,
     list_item_archive_or_delete,
-    list_item_next_order,
+    list_item_create,
     list_item_reorder,
 )
 from opportunities.models import (
@@ -170,15 +170,14 @@ def _active_flags_refresh(stage_ids: set[int]) -> None:
 @transaction.atomic
 def stage_create(*, actor: User, name: str, probability: int = 0) -> Stage:
     _require_admin(actor)
-    stage = Stage(name=name.strip(), probability=probability, order=list_item_next_order(Stage))
-    _clean(stage)
-    stage.save()
-    event_record(
+    return list_item_create(
         actor=actor,
-        kind=OpportunityEvent.STAGE_LIST_CHANGED,
-        data={"action": "created", "stage": stage.pk, "name": stage.name},
+        model=Stage,
+        event_kind=OpportunityEvent.STAGE_LIST_CHANGED,
+        key="stage",
+        name=name,
+        probability=probability,
     )
-    return stage
 
 
 @transaction.atomic
@@ -264,14 +263,8 @@ _REASON_KIND = {
 
 def _reason_create(*, actor: User, model, name: str):
     _require_admin(actor)
-    reason = model(name=name.strip(), order=list_item_next_order(model))
-    _clean(reason)
-    reason.save()
     kind, key = _REASON_KIND[model]
-    event_record(
-        actor=actor, kind=kind, data={"action": "created", key: reason.pk, "name": reason.name}
-    )
-    return reason
+    return list_item_create(actor=actor, model=model, event_kind=kind, key=key, name=name)
 
 
 def _reason_update(*, actor: User, reason, name: str | None):
