@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0004_reminder_digest'),
-        ('leads', '0007_lead_indexes'),
+        ('leads', '0006_scoring'),
         ('opportunities', '0006_sharing'),
     ]
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0005_event_partial_indexes'),
-        ('leads', '0007_lead_indexes'),
+        ('leads', '0006_scoring'),
         ('opportunities', '0006_sharing'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
