@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
 
@@ -22,7 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -269,6 +270,12 @@ def _format_value(field, value, names: dict) -> str:
         parsed = parse_date(value)
         if parsed:
             return date_format(parsed, "SHORT_DATE_FORMAT")
+    if isinstance(field, models.DecimalField):
+        try:
+            amount = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            return str(value)
+        return number_format(amount, field.decimal_places, use_l10n=True, force_grouping=True)
     return str(value)
 
 

@@ -797,3 +797,14 @@ def test_huge_and_odd_ids_are_form_errors_not_500s(rep_client, rep, pipeline):
         response = rep_client.post(reverse("opportunity-move", args=[deal.pk]), data)
         assert response.status_code == 400
     assert rep_client.get("/opportunities/" + huge + "/").status_code == 404
+
+
+def test_amount_changes_read_localized_in_the_history(rep):
+    from django.utils import translation
+
+    deal = _deal(rep)
+    services.opportunity_update(actor=rep, opportunity=deal, amount=Decimal("12345.5"))
+    events = list(Event.objects.filter(opportunity=deal, kind="updated"))
+    with translation.override("es"):
+        details = [line for d in describe_events(events, user=rep) for line in d["details"]]
+    assert any("12.345,50" in line for line in details), details
