@@ -133,8 +133,23 @@ class LeadSettings(models.Model):
 
 
 class Lead(OwnedRecord):
-    """A prospect not yet qualified; its workflow lives in leads.services."""
+    """A prospect not yet qualified; its workflow lives in leads.services.
 
+    Indexes: a rewritten score is never a HOT update (``score`` is indexed), so each rewritten
+    lead adds an entry to every index that covers it, and a rescore rewrites most leads. Hence
+    no duplicates: the foreign keys get no automatic index (``db_index=False``), only the ones
+    in ``Meta.indexes``; and the keys most leads leave empty index their set rows only, which
+    serves every lookup by id (``= id`` or ``IN (…)`` never matches NULL).
+    """
+
+    # The same owner as OwnedRecord's, without its own index: (owner, archived_at) serves it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("owner"),
+        db_index=False,
+    )
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100)
     company = models.CharField(_("company"), max_length=200, blank=True)
@@ -157,6 +172,7 @@ class Lead(OwnedRecord):
         blank=True,
         related_name="leads",
         verbose_name=_("disqualification reason"),
+        db_index=False,
     )
     disqualification_note = models.TextField(_("disqualification note"), blank=True)
     disqualified_at = models.DateTimeField(_("disqualified at"), null=True, blank=True)
@@ -168,6 +184,7 @@ class Lead(OwnedRecord):
         blank=True,
         related_name="leads",
         verbose_name=_("rating"),
+        db_index=False,
     )
     budget = models.CharField(
         _("budget"), max_length=10, choices=Answer.choices, default=Answer.UNKNOWN
@@ -186,10 +203,20 @@ class Lead(OwnedRecord):
     sales_ready = models.BooleanField(_("sales-ready"), default=False)
     converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
     converted_account = models.ForeignKey(
-        "crm.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "crm.Account",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     converted_contact = models.ForeignKey(
-        "crm.Contact", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "crm.Contact",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -200,8 +227,6 @@ class Lead(OwnedRecord):
             models.Index(fields=["owner", "archived_at"]),
             models.Index(fields=["status"]),
             models.Index(fields=["source"]),
-            models.Index(fields=["disqualification_reason"]),
-            models.Index(fields=["rating"]),
             models.Index(fields=["score"]),
             models.Index(fields=["sales_ready", "status"]),
             models.Index(fields=["created_at"]),
@@ -213,6 +238,25 @@ class Lead(OwnedRecord):
             models.Index(Lower("email"), name="lead_email_lower_idx"),
             models.Index(Lower("last_name"), name="lead_last_name_lower_idx"),
             models.Index(Lower("company"), name="lead_company_lower_idx"),
+            # Foreign keys most leads leave empty: only the set rows are indexed.
+            models.Index(
+                fields=["disqualification_reason"],
+                condition=Q(disqualification_reason__isnull=False),
+                name="lead_disq_reason_idx",
+            ),
+            models.Index(
+                fields=["rating"], condition=Q(rating__isnull=False), name="lead_rating_idx"
+            ),
+            models.Index(
+                fields=["converted_account"],
+                condition=Q(converted_account__isnull=False),
+                name="lead_converted_account_idx",
+            ),
+            models.Index(
+                fields=["converted_contact"],
+                condition=Q(converted_contact__isnull=False),
+                name="lead_converted_contact_idx",
+            ),
         ]
 
     def __str__(self):

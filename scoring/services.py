@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +38,9 @@ SCORED_FIELDS = frozenset(
     }
 )
 CHUNK_SIZE = 10_000
+#: Chunks rescored at the same time, each in its own connection (Postgres only). Rewriting a lead
+#: is index maintenance inside the database, which keeps one CPU busy per connection.
+RESCORE_WORKERS = 2
 _LOCK_KEY = 73011  # pg_advisory_lock key serializing rescore runs
 
 
@@ -260,12 +265,12 @@ def _one_rescore_at_a_time():
             cur.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
 
 
-def _rescore_chunk(lo: int, hi: int) -> int:
+def _rescore_chunk(lo: int, hi: int) -> None:
     """Rescore leads with ``lo <= id < hi`` in one UPDATE; auto-qualify those that crossed.
 
-    Returns the number of scored leads in the chunk. Only the leads whose score or sales-ready
-    flag is wrong are written: every written row costs a new row version and an entry in each of
-    the table's indexes, while an unchanged score costs one evaluation of the expression.
+    Only the leads whose score or sales-ready flag is wrong are written: every written row costs
+    a new row version and an entry in each of the table's indexes, while an unchanged score costs
+    one evaluation of the expression.
     """
     rules = rules_get()
     settings = scoring_settings_get()
@@ -280,7 +285,6 @@ def _rescore_chunk(lo: int, hi: int) -> int:
         | ~Q(score=F("new_score"))
     )
     with transaction.atomic():
-        scored = chunk.count()
         stale.update(score=expr, sales_ready=sales_ready_expression(expr, threshold))
         if settings.auto_qualify:
             crossing = chunk.filter(status__in=QUALIFIABLE, sales_ready=True)
@@ -305,7 +309,59 @@ def _rescore_chunk(lo: int, hi: int) -> int:
                     (event, lead.pk, lead.owner, lead.name)
                     for event, lead in zip(events, rows, strict=True)
                 )
-    return scored
+
+
+def _rescore_chunks(ranges: list[tuple[int, int]], workers: int) -> Iterator[tuple[int, int]]:
+    """Rescore the id ranges, ``workers`` at a time; yield each one as it is done.
+
+    Each worker thread has its own connection, so the chunks run one per connection. Inside a
+    transaction (a caller's, or a test's) other connections would not see its rows: one at a
+    time on this connection then, as on databases other than Postgres.
+    """
+    if workers < 2 or len(ranges) < 2 or connection.vendor != "postgresql":
+        workers = 1
+    if workers == 1 or connection.in_atomic_block:
+        for bounds in ranges:
+            _rescore_chunk(*bounds)
+            yield bounds
+        return
+    todo = iter(ranges)
+    take = threading.Lock()
+    stop = threading.Event()
+    results: queue.SimpleQueue = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                with take:
+                    bounds = next(todo, None)
+                if bounds is None:
+                    break
+                _rescore_chunk(*bounds)
+                results.put(("chunk", bounds))
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            results.put(("error", exc))
+        finally:
+            connection.close()  # this thread's own connection
+            results.put(("end", None))
+
+    threads = [threading.Thread(target=work, name=f"rescore-{i}") for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        running = len(threads)
+        while running:
+            kind, value = results.get()
+            if kind == "end":
+                running -= 1
+            elif kind == "error":
+                raise value
+            else:
+                yield value
+    finally:
+        stop.set()  # after an error: the other workers finish their chunk and stop
+        for thread in threads:
+            thread.join()
 
 
 def rescore_run(
@@ -313,26 +369,40 @@ def rescore_run(
     job_id: int,
     chunk_size: int = CHUNK_SIZE,
     on_chunk: Callable[[RescoreJob], None] | None = None,
+    workers: int = RESCORE_WORKERS,
 ) -> RescoreJob:
     """Rescore every scored lead in id-range chunks: one UPDATE per chunk, never a Python loop
-    over leads. Rules are read again for each chunk; runs are serialized."""
+    over leads, ``workers`` chunks at a time. Rules are read again for each chunk; runs are
+    serialized."""
     job = RescoreJob.objects.get(pk=job_id)
     if job.status in (JobStatus.DONE, JobStatus.FAILED):
         return job  # a redelivered task does not run a finished job again
     with _one_rescore_at_a_time():
-        bounds = Lead.objects.aggregate(lo=Min("id"), hi=Max("id"))
+        first = Lead.objects.aggregate(lo=Min("id"))["lo"] or 0
+        # One scan counts the scored leads of every chunk: the progress to report, and the chunks
+        # without any, which are skipped.
+        counts = dict(
+            Lead.objects.filter(status__in=SCORED_STATUSES)
+            .order_by()
+            .annotate(chunk=(F("id") - first) / chunk_size)
+            .values("chunk")
+            .annotate(n=Count("id"))
+            .values_list("chunk", "n")
+        )
         job.status = JobStatus.RUNNING
         job.started_at = timezone.now()
         job.processed = 0
-        job.total = Lead.objects.filter(status__in=SCORED_STATUSES).count()
+        job.total = sum(counts.values())
         job.save(update_fields=["status", "started_at", "processed", "total"])
         try:
-            if bounds["lo"] is not None:
-                for lo in range(bounds["lo"], bounds["hi"] + 1, chunk_size):
-                    job.processed += _rescore_chunk(lo, lo + chunk_size)
-                    job.save(update_fields=["processed"])
-                    if on_chunk:
-                        on_chunk(job)
+            ranges = [
+                (first + i * chunk_size, first + (i + 1) * chunk_size) for i in sorted(counts)
+            ]
+            for lo, _hi in _rescore_chunks(ranges, workers):
+                job.processed += counts[(lo - first) // chunk_size]
+                job.save(update_fields=["processed"])
+                if on_chunk:
+                    on_chunk(job)
         except Exception as exc:
             job.status = JobStatus.FAILED
             job.error = str(exc)[:2000]
