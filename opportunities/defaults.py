@@ -25,3 +25,6 @@ DEFAULT_LOSS_REASON_NAMES = [
     gettext_noop("No decision"),
     gettext_noop("Missing feature"),
 ]
+
+#: Given to an opportunity when its prospect buys through a buy-now link (migration 0009).
+BUY_NOW_WIN_REASON_NAME = gettext_noop("Bought online")

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -67,6 +67,14 @@ class LossReason(AdminListItem):
         ]
 
 
+class BuyNowSkin(models.TextChoices):
+    """The looks of the public checkout page (``templates/opportunities/buy/``)."""
+
+    CLASSIC = "classic", _("Classic")
+    MINIMAL = "minimal", _("Minimal")
+    BOLD = "bold", _("Bold")
+
+
 class OpportunitySettings(models.Model):
     """Single-row settings (see ``opportunities.services.opportunity_settings_get``)."""
 
@@ -125,6 +133,24 @@ class OpportunitySettings(models.Model):
         _("sync opportunity and contact owners"), default=True
     )
     sync_owner_of_closed_leads = models.BooleanField(_("sync owner of closed leads"), default=True)
+    # Buy now
+    buy_now_expire_days = models.PositiveSmallIntegerField(
+        _("buy-now links expire after (days)"),
+        default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
+    buy_now_skin = models.CharField(
+        _("checkout skin"), max_length=20, choices=BuyNowSkin.choices, default=BuyNowSkin.CLASSIC
+    )
+    buy_now_win_reason = models.ForeignKey(
+        WinReason,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("buy-now win reason"),
+        help_text=_("Given to the opportunity when a prospect buys through a buy-now link."),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -323,3 +349,392 @@ class OpportunityEvent(models.TextChoices):
     LOSS_REASON_CHANGED = "loss_reason_changed", _("Loss reason changed")
     SHARED = "shared", _("Shared")
     UNSHARED = "unshared", _("Unshared")
+    BUY_NOW_LINK_CREATED = "buy_now_link_created", _("Buy-now link created")
+    BUY_NOW_CLICKED = "buy_now_clicked", _("Clicked buy now")
+    BUY_NOW_PURCHASED = "buy_now_purchased", _("Purchased via buy now")
+    PAYMENT_CONFIRMED = "payment_confirmed", _("Payment confirmed")
+    TRIGGER_ACTIONS_CHANGED = "trigger_actions_changed", _("Automation changed")
+    TRIGGER_ACTION_RAN = "trigger_action_ran", _("Automation ran")
+    SEQUENCE_CHANGED = "sequence_changed", _("Sequence changed")
+    ENROLLED = "enrolled", _("Enrolled in a sequence")
+    ENROLLMENT_STOPPED = "enrollment_stopped", _("Sequence stopped")
+    SEQUENCE_STEP_RAN = "sequence_step_ran", _("Sequence step ran")
+
+
+# --- Buy now -------------------------------------------------------------------------------------
+
+CURRENCY_VALIDATOR = RegexValidator(
+    r"^[A-Z]{3}$", _("Enter a three-letter currency code, such as EUR or USD.")
+)
+
+
+class BuyNowLinkStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    CLICKED = "clicked", _("Clicked")
+    PURCHASED = "purchased", _("Purchased")
+    EXPIRED = "expired", _("Expired")
+
+
+class BuyNowLink(models.Model):
+    """A link a rep sends a prospect to buy ``product`` for ``amount``. The public URL carries
+    ``key`` signed (``opportunities.services_buynow.link_token``); ``key`` alone is never enough."""
+
+    opportunity = models.ForeignKey(
+        Opportunity,
+        on_delete=models.PROTECT,
+        related_name="buy_now_links",
+        verbose_name=_("opportunity"),
+    )
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    product = models.CharField(_("product"), max_length=200)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, validators=[CURRENCY_VALIDATOR])
+    skin = models.CharField(_("checkout skin"), max_length=20, choices=BuyNowSkin.choices)
+    expires_at = models.DateTimeField(_("expires at"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    first_clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
+    click_count = models.PositiveIntegerField(_("clicks"), default=0)
+    purchased_at = models.DateTimeField(_("purchased at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("buy-now link")
+        verbose_name_plural = _("buy-now links")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="buy_now_amount_positive")
+        ]
+
+    def __str__(self):
+        return self.product
+
+    def status_at(self, now) -> str:
+        if self.purchased_at is not None:
+            return BuyNowLinkStatus.PURCHASED
+        if self.expires_at <= now:
+            return BuyNowLinkStatus.EXPIRED
+        if self.first_clicked_at is not None:
+            return BuyNowLinkStatus.CLICKED
+        return BuyNowLinkStatus.ACTIVE
+
+
+class OrderStatus(models.TextChoices):
+    TO_INVOICE = "to_invoice", _("To invoice")
+    PAID = "paid", _("Paid")
+
+
+class Order(models.Model):
+    """What a prospect bought through a link. One per link, held by the database (one-to-one):
+    a replayed or concurrent purchase finds it instead of making a second one."""
+
+    link = models.OneToOneField(
+        BuyNowLink, on_delete=models.PROTECT, related_name="order", verbose_name=_("link")
+    )
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.PROTECT, related_name="orders", verbose_name=_("opportunity")
+    )
+    product = models.CharField(_("product"), max_length=200)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    buyer_name = models.CharField(_("name"), max_length=200)
+    buyer_email = models.EmailField(_("email"))
+    provider = models.CharField(_("payment provider"), max_length=40)
+    status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices)
+    payment_reference = models.CharField(_("payment reference"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+
+    def __str__(self):
+        return f"{self.product} ({self.buyer_email})"
+
+
+class PaymentWebhookEvent(models.Model):
+    """Each processor event id is handled once: a replay is refused by the unique key."""
+
+    event_id = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=100)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.event_id
+
+
+# --- Sequences -----------------------------------------------------------------------------------
+
+
+class Sequence(models.Model):
+    """Named follow-up steps; enrolling a contact or lead schedules them from that day."""
+
+    name = models.CharField(_("name"), max_length=100)
+    stop_when_closed = models.BooleanField(
+        _("stop when the opportunity is won or lost"),
+        default=True,
+        help_text=_("Enrollments started for an opportunity stop when it is won or lost."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("sequence")
+        verbose_name_plural = _("sequences")
+        constraints = [
+            _active_name_unique(
+                "sequence_active_name_ci_unique", _("A sequence with this name already exists.")
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class StepKind(models.TextChoices):
+    TASK = "task", _("Task for the owner")
+    EMAIL = "email", _("Email to the contact or lead")
+
+
+class SequenceStep(models.Model):
+    """One step, ``day_offset`` days after enrollment. Edited in place by position, so the runs
+    already made keep pointing at it; a removed step is archived."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="steps")
+    position = models.PositiveSmallIntegerField(_("position"))
+    day_offset = models.PositiveSmallIntegerField(
+        _("day"), validators=[MaxValueValidator(365)], help_text=_("Days after enrollment.")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=StepKind.choices)
+    title = models.CharField(_("title or subject"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("sequence step")
+        verbose_name_plural = _("sequence steps")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sequence", "position"],
+                condition=Q(archived_at__isnull=True),
+                name="sequence_step_position_unique",
+            )
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class EnrollmentStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    COMPLETED = "completed", _("Completed")
+    STOPPED = "stopped", _("Stopped")
+
+
+class Enrollment(models.Model):
+    """A contact or a lead going through a sequence: at most one active per sequence (held by
+    partial unique constraints), so a replayed trigger never enrolls twice."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="enrollments")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="enrollments"
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.PROTECT, null=True, blank=True, related_name="enrollments"
+    )
+    #: The deal it was started for (a buy-now trigger): it stops when that deal closes.
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.PROTECT, null=True, blank=True, related_name="enrollments"
+    )
+    #: Who gets the task steps.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=EnrollmentStatus.choices,
+        default=EnrollmentStatus.ACTIVE,
+    )
+    started_on = models.DateField(_("started on"))
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    stop_reason = models.CharField(_("why it stopped"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(contact__isnull=False, lead__isnull=True)
+                | Q(contact__isnull=True, lead__isnull=False),
+                name="enrollment_contact_xor_lead",
+            ),
+            models.UniqueConstraint(
+                fields=["sequence", "contact"],
+                condition=Q(status="active", contact__isnull=False),
+                name="enrollment_one_active_per_contact",
+            ),
+            models.UniqueConstraint(
+                fields=["sequence", "lead"],
+                condition=Q(status="active", lead__isnull=False),
+                name="enrollment_one_active_per_lead",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["opportunity"],
+                condition=Q(status="active", opportunity__isnull=False),
+                name="enrollment_active_opp_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.sequence_id}: {self.contact_id or self.lead_id}"
+
+
+class StepRunStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class StepRun(models.Model):
+    """One step of one enrollment, made when the contact or lead is enrolled: the beat job runs
+    the pending ones that are due, each at most once (unique per enrollment and step)."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="runs")
+    step = models.ForeignKey(SequenceStep, on_delete=models.PROTECT, related_name="runs")
+    due_on = models.DateField(_("due on"))
+    status = models.CharField(
+        max_length=10, choices=StepRunStatus.choices, default=StepRunStatus.PENDING
+    )
+    task = models.OneToOneField(
+        "crm.Task", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ran_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        constraints = [models.UniqueConstraint(fields=["enrollment", "step"], name="step_run_once")]
+        indexes = [
+            models.Index(
+                fields=["due_on", "id"],
+                condition=Q(status="pending"),
+                name="step_run_pending_due_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.enrollment_id}/{self.step_id}"
+
+
+# --- Trigger actions (Settings > Automation) -----------------------------------------------------
+
+
+class TriggerEvent(models.TextChoices):
+    BUY_NOW_CLICKED = "buy_now_clicked", _("Clicked buy now")
+    BUY_NOW_PURCHASED = "buy_now_purchased", _("Purchased via buy now")
+    LEAD_DISQUALIFIED = "lead_disqualified", _("Lead disqualified")
+
+
+class TriggerActionKind(models.TextChoices):
+    APPLY_TAG = "apply_tag", _("Apply a tag to the contact")
+    EMAIL_OWNER = "email_owner", _("Email the owner")
+    START_SEQUENCE = "start_sequence", _("Start a sequence")
+
+
+class TriggerAction(models.Model):
+    """What automation does when ``event`` happens. Removing one archives it: its runs stay."""
+
+    event = models.CharField(_("when"), max_length=30, choices=TriggerEvent.choices)
+    action = models.CharField(_("do"), max_length=30, choices=TriggerActionKind.choices)
+    tag = models.ForeignKey(
+        "crm.Tag",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("tag"),
+    )
+    sequence = models.ForeignKey(
+        Sequence,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="trigger_actions",
+        verbose_name=_("sequence"),
+    )
+    #: Narrows "lead disqualified" to these reasons; empty: any reason.
+    reasons = models.ManyToManyField(
+        "leads.DisqualificationReason",
+        blank=True,
+        related_name="+",
+        verbose_name=_("only for these reasons"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["event", "id"]
+        verbose_name = _("trigger action")
+        verbose_name_plural = _("trigger actions")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action="apply_tag", tag__isnull=False) | ~Q(action="apply_tag"),
+                name="trigger_action_tag_needed",
+            ),
+            models.CheckConstraint(
+                condition=Q(action="start_sequence", sequence__isnull=False)
+                | ~Q(action="start_sequence"),
+                name="trigger_action_sequence_needed",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_event_display()}: {self.get_action_display()}"
+
+
+class TriggerRun(models.Model):
+    """The ledger that makes each (occurrence, action) run at most once: written in the
+    transaction of the occurrence (first click, purchase, disqualification), unique per action
+    and occurrence, claimed by the worker before it acts."""
+
+    action = models.ForeignKey(TriggerAction, on_delete=models.PROTECT, related_name="runs")
+    #: What happened, e.g. ``link:12`` (first click), ``order:5``, ``event:991``.
+    occurrence = models.CharField(max_length=60)
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=StepRunStatus.choices, default=StepRunStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    ran_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["action", "occurrence"], name="trigger_run_once")
+        ]
+
+    def __str__(self):
+        return f"{self.action_id} @ {self.occurrence}"

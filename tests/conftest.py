@@ -21,6 +21,7 @@ DEFAULT_DATA_MIGRATIONS = (
     "leads.migrations.0005_default_ratings",
     "scoring.migrations.0002_default_criteria",
     "opportunities.migrations.0003_default_pipeline",
+    "opportunities.migrations.0009_buy_now_default_reason",
 )
 
 
