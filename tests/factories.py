@@ -117,3 +117,33 @@ class TaskFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Call back #{n}")
     due_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=1))
     owner = factory.SubFactory(UserFactory)
+
+
+class SequenceFactory(factory.django.DjangoModelFactory):
+    """A sequence without steps; add them with ``SequenceStepFactory`` (or use the services)."""
+
+    class Meta:
+        model = "opportunities.Sequence"
+
+    name = factory.Sequence(lambda n: f"Sequence {n}")
+    stop_when_closed = True
+
+
+class SequenceStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "opportunities.SequenceStep"
+
+    sequence = factory.SubFactory(SequenceFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    day_offset = 0
+    kind = "task"
+    title = factory.Sequence(lambda n: f"Step {n}")
+    body = "Say hello."
+
+
+class TriggerActionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "opportunities.TriggerAction"
+
+    event = "buy_now_clicked"
+    action = "email_owner"
