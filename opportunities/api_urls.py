@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from opportunities import api
+from opportunities import api, api_automation
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -9,6 +9,11 @@ router.register("opportunities", api.OpportunityViewSet, basename="api-opportuni
 router.register("stages", api.StageViewSet, basename="api-stage")
 router.register("win-reasons", api.WinReasonViewSet, basename="api-win-reason")
 router.register("loss-reasons", api.LossReasonViewSet, basename="api-loss-reason")
+router.register(
+    "trigger-actions", api_automation.TriggerActionViewSet, basename="api-trigger-action"
+)
+router.register("sequences", api_automation.SequenceViewSet, basename="api-sequence")
+router.register("enrollments", api_automation.EnrollmentViewSet, basename="api-enrollment")
 
 urlpatterns = [
     path(
