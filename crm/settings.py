@@ -234,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.revisit_frozen_leads_task",
         "schedule": crontab(hour=env.int("REVISIT_HOUR", default=6), minute=0),
     },
+    "run-due-sequence-steps": {
+        "task": "opportunities.tasks.run_due_sequence_steps_task",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------------
