@@ -153,6 +153,29 @@ WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
 
+# --- Buy now ------------------------------------------------------------------------------------
+#: Shown to prospects on the public checkout page as the seller.
+ORGANIZATION_NAME = env.str("ORGANIZATION_NAME", default="CRM")
+#: Absolute links (emails, the API's buy-now ``url`` outside a request) start with this.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+#: The currency of a buy-now link when the rep names none (ISO 4217).
+DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
+#: The shared secret of ``POST /api/v1/webhooks/payments/`` (HMAC-SHA256); empty: disabled.
+PAYMENT_WEBHOOK_SECRET = env.str("PAYMENT_WEBHOOK_SECRET", default="")
+#: Seconds a signed webhook timestamp may differ from our clock.
+PAYMENT_WEBHOOK_TOLERANCE = env.int("PAYMENT_WEBHOOK_TOLERANCE", default=300)
+#: The provider the checkout page pays through (``opportunities.payments``).
+BUY_NOW_PAYMENT_PROVIDER = env.str(
+    "BUY_NOW_PAYMENT_PROVIDER", default="opportunities.payments.ManualInvoiceProvider"
+)
+#: Requests per client address and minute on the public endpoints: (page views, purchases and
+#: webhook calls).
+BUY_NOW_RATE_LIMITS = {
+    "view": env.int("BUY_NOW_VIEWS_PER_MINUTE", default=60),
+    "buy": env.int("BUY_NOW_PURCHASES_PER_MINUTE", default=10),
+    "webhook": env.int("PAYMENT_WEBHOOKS_PER_MINUTE", default=300),
+}
+
 # --- Security -----------------------------------------------------------------------------------
 # HTTPS hardening is on whenever DEBUG is off; DJANGO_HTTPS=0 turns it off for a plain-HTTP local
 # stack (docker compose on localhost, the test suite).

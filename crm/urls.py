@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from opportunities.views_buynow import buy_now
 from scoring.urls import report_urlpatterns as scoring_report_urls
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("reports/scoring/", include(scoring_report_urls)),
     path("reports/win-loss/", include("opportunities.urls_reports")),
     path("opportunities/", include("opportunities.urls")),
+    path("buy/<str:token>/", buy_now, name="buy-now"),
     path("", include("crm.urls_web")),
 ]
 

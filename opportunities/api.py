@@ -14,8 +14,13 @@ from crm.api import AdminWritesOnly, OwnerField, ServiceViewSet, VisibleRelatedF
 from crm.models import Team, User
 from leads.api import OrderedArchivableViewSet, ReorderSerializer
 from opportunities import selectors, services
+from opportunities.api_buynow import (
+    BuyNowLinkCreateSerializer,
+    BuyNowLinkSerializer,
+    BuyNowLinksMixin,
+)
 from opportunities.filters import OpportunityFilter
-from opportunities.models import LossReason, Opportunity, Stage, WinReason
+from opportunities.models import BuyNowSkin, LossReason, Opportunity, Stage, WinReason
 
 
 def _pk_field(model, **kwargs):
@@ -94,7 +99,7 @@ class MoveSerializer(serializers.Serializer):
     loss_reason = _pk_field(LossReason, required=False, allow_null=True, default=None)
 
 
-class OpportunityViewSet(ServiceViewSet):
+class OpportunityViewSet(BuyNowLinksMixin, ServiceViewSet):
     serializer_class = OpportunitySerializer
     filterset_class = OpportunityFilter
     create_service = services.opportunity_create
@@ -164,6 +169,24 @@ class OpportunityViewSet(ServiceViewSet):
         return self._sharing(request, services.opportunity_unshare)
 
     @extend_schema(request=MoveSerializer, responses=OpportunitySerializer)
+    @extend_schema(methods=["GET"], request=None, responses=BuyNowLinkSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=BuyNowLinkCreateSerializer,
+        responses={201: BuyNowLinkSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="buy-now-links",
+        filterset_class=None,
+        pagination_class=None,
+    )
+    def buy_now_links(self, request, pk=None):
+        """The deal's buy-now links (GET), or a new one (POST; ``expire_days`` null: the
+        setting's default). ``url`` is the address to send the prospect."""
+        return self._buy_now_links(request, self.get_object())
+
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None):
         """Move to a stage (the board's drag). A required win/loss reason missing: 400."""
@@ -305,6 +328,9 @@ class OpportunitySettingsSerializer(serializers.Serializer):
     unshare_contact_when_unassigned = serializers.BooleanField()
     sync_opportunity_and_contact_owners = serializers.BooleanField()
     sync_owner_of_closed_leads = serializers.BooleanField()
+    buy_now_expire_days = serializers.IntegerField(min_value=1, max_value=365)
+    buy_now_skin = serializers.ChoiceField(choices=BuyNowSkin.choices)
+    buy_now_win_reason = _pk_field(WinReason, allow_null=True)
 
 
 class OpportunitySettingsView(APIView):

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from opportunities import api, api_automation
+from opportunities import api, api_automation, api_buynow
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -22,5 +22,10 @@ urlpatterns = [
         name="api-opportunity-settings",
     ),
     path("reports/win-loss/", api.WinLossReportView.as_view(), name="api-report-win-loss"),
+    path(
+        "webhooks/payments/",
+        api_buynow.PaymentWebhookView.as_view(),
+        name="api-webhook-payments",
+    ),
     path("", include(router.urls)),
 ]

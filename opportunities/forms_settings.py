@@ -11,9 +11,10 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.forms import ServiceForm
+from crm.forms import ServiceForm, _with_current
 from crm.models import Team
-from opportunities.models import OpportunitySettings, Stage
+from opportunities.forms import ReasonChoiceField
+from opportunities.models import BuyNowSkin, OpportunitySettings, Stage, WinReason
 
 YES, NO = "yes", "no"
 
@@ -260,3 +261,41 @@ class VisibilitySettingsForm(ServiceForm):
 
     def owner_fields(self):
         return [self[name] for name in self.OWNERS]
+
+
+class BuyNowSettingsForm(ServiceForm):
+    """Settings > Opportunity defaults > Buy now."""
+
+    buy_now_expire_days = forms.IntegerField(
+        label=_("Buy-now links expire after (days)"),
+        min_value=1,
+        max_value=365,
+        help_text=_("The default of every new link; the rep can change it on the link."),
+    )
+    buy_now_skin = forms.ChoiceField(
+        label=_("Checkout skin"),
+        choices=BuyNowSkin.choices,
+        widget=forms.RadioSelect,
+        help_text=_("The look of the page where prospects buy."),
+    )
+    buy_now_win_reason = ReasonChoiceField(
+        queryset=WinReason.objects.none(),
+        label=_("Buy-now win reason"),
+        required=False,
+        empty_label=_("No reason"),
+        help_text=_("Given to the opportunity when the prospect buys through a buy-now link."),
+    )
+
+    def __init__(self, *args, current: OpportunitySettings, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "buy_now_expire_days": current.buy_now_expire_days,
+                "buy_now_skin": current.buy_now_skin,
+                "buy_now_win_reason": current.buy_now_win_reason_id,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["buy_now_win_reason"].queryset = _with_current(
+            WinReason.objects.filter(archived_at__isnull=True), current.buy_now_win_reason
+        ).order_by("order", "id")

@@ -29,6 +29,7 @@ from crm.services import (
 )
 from opportunities.models import (
     AccessReason,
+    BuyNowSkin,
     ContactAccess,
     LossReason,
     Opportunity,
@@ -63,13 +64,16 @@ SETTINGS_FIELDS = (
     "unshare_contact_when_unassigned",
     "sync_opportunity_and_contact_owners",
     "sync_owner_of_closed_leads",
+    "buy_now_expire_days",
+    "buy_now_skin",
+    "buy_now_win_reason",
 )
 
 
 def opportunity_settings_get() -> OpportunitySettings:
     """The single settings row (created on first read), with its stages loaded."""
     obj, _created = OpportunitySettings.objects.select_related(
-        "default_stage", "win_stage", "loss_stage", "assign_to_group"
+        "default_stage", "win_stage", "loss_stage", "assign_to_group", "buy_now_win_reason"
     ).get_or_create(pk=1)
     return obj
 
@@ -112,6 +116,14 @@ def _settings_validate(values: dict) -> None:
         errors.setdefault("active_stages", []).append(
             _("The default stage must be one of the active stages.")
         )
+    days = values["buy_now_expire_days"]
+    if not 1 <= days <= 365:
+        errors["buy_now_expire_days"] = [_("Enter a number of days from 1 to 365.")]
+    if values["buy_now_skin"] not in BuyNowSkin.values:
+        errors["buy_now_skin"] = [_("Choose one of the checkout skins.")]
+    reason = values["buy_now_win_reason"]
+    if reason is not None and reason.archived:
+        errors["buy_now_win_reason"] = [_("That reason is archived; choose an active one.")]
     if errors:
         raise ValidationError(errors)
 

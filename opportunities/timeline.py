@@ -7,6 +7,8 @@ the history keeps them even after a rename or an archive; default names are stor
 language and shown in the reader's.
 """
 
+from decimal import Decimal
+
 from django.utils.translation import gettext as _
 
 from opportunities.models import OpportunityEvent
@@ -234,6 +236,52 @@ def _unshared(event, params):
     }, []
 
 
+def _money(data) -> str:
+    from django.utils.formats import number_format
+
+    try:
+        amount = number_format(Decimal(data.get("amount") or 0), 2, force_grouping=True)
+    except (ArithmeticError, ValueError, TypeError):
+        amount = data.get("amount", "")
+    return f"{amount} {data.get('currency', '')}".strip()
+
+
+def _buy_now_link_created(event, params):
+    data = event.data
+    return _("%(actor)s created a buy-now link for %(product)s (%(amount)s).") % {
+        **params,
+        "product": data.get("product", ""),
+        "amount": _money(data),
+    }, []
+
+
+def _buy_now_clicked(event, params):
+    return _("The prospect opened the buy-now link for %(product)s.") % {
+        "product": event.data.get("product", "")
+    }, []
+
+
+def _buy_now_purchased(event, params):
+    data = event.data
+    summary = _("%(buyer)s bought %(product)s (%(amount)s) through a buy-now link.") % {
+        "buyer": data.get("buyer_name") or _("The prospect"),
+        "product": data.get("product", ""),
+        "amount": _money(data),
+    }
+    details = []
+    if data.get("buyer_email"):
+        details.append(_("Email: %(email)s") % {"email": data["buyer_email"]})
+    for message in data.get("not_won") or []:
+        details.append(_("The deal was not marked won: %(why)s") % {"why": message})
+    return summary, details
+
+
+def _payment_confirmed(event, params):
+    reference = event.data.get("reference") or ""
+    details = [_("Payment reference: %(ref)s") % {"ref": reference}] if reference else []
+    return _("The payment processor confirmed the payment of the buy-now order."), details
+
+
 DESCRIBERS = {
     OpportunityEvent.STAGE_CHANGED: _stage_changed,
     OpportunityEvent.SETTINGS_CHANGED: _settings_changed,
@@ -242,4 +290,8 @@ DESCRIBERS = {
     OpportunityEvent.LOSS_REASON_CHANGED: _loss_reason_changed,
     OpportunityEvent.SHARED: _shared,
     OpportunityEvent.UNSHARED: _unshared,
+    OpportunityEvent.BUY_NOW_LINK_CREATED: _buy_now_link_created,
+    OpportunityEvent.BUY_NOW_CLICKED: _buy_now_clicked,
+    OpportunityEvent.BUY_NOW_PURCHASED: _buy_now_purchased,
+    OpportunityEvent.PAYMENT_CONFIRMED: _payment_confirmed,
 }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from opportunities import views
+from opportunities import views, views_buynow
 
 urlpatterns = [
     path("", views.opportunity_list, name="opportunity-list"),
@@ -12,4 +12,9 @@ urlpatterns = [
     path("<int:pk>/archive/", views.opportunity_archive, name="opportunity-archive"),
     path("<int:pk>/share/", views.opportunity_share, name="opportunity-share"),
     path("<int:pk>/unshare/", views.opportunity_unshare, name="opportunity-unshare"),
+    path(
+        "<int:pk>/buy-now-links/new/",
+        views_buynow.link_create,
+        name="opportunity-buy-now-create",
+    ),
 ]

@@ -18,6 +18,7 @@ urlpatterns = [
         views.visibility_update,
         name="settings-opportunity-visibility",
     ),
+    path("opportunities/buy-now/", views.buy_now_update, name="settings-opportunity-buy-now"),
 ]
 
 for _kind in ("win", "loss"):

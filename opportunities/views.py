@@ -299,8 +299,11 @@ def _detail_page(
     move_form: MoveForm,
     settings: OpportunitySettings,
     status: int = 200,
+    buy_now_form=None,
     **share,
 ) -> HttpResponse:
+    from opportunities.views_buynow import detail_context as buy_now_context
+
     opportunity.in_stage = in_stage_text(opportunity.stage_entered_at, timezone.now())
     tasks = list(
         crm_selectors.task_list(user=request.user)
@@ -317,9 +320,19 @@ def _detail_page(
         "tasks": tasks,
         "nav_section": NAV,
         **_share_context(request, opportunity, **share),
+        **buy_now_context(request, opportunity, buy_now_form),
         **timeline_context(request, opportunity.name, opportunity=opportunity),
     }
     return render(request, "opportunities/detail.html", context, status=status)
+
+
+def opportunity_detail_page(request, opportunity: Opportunity, *, buy_now_form, status: int):
+    """The detail page showing a form that failed (the buy-now link form)."""
+    settings = services.opportunity_settings_get()
+    move_form = MoveForm(opportunity=opportunity, settings=settings)
+    return _detail_page(
+        request, opportunity, move_form, settings, status=status, buy_now_form=buy_now_form
+    )
 
 
 def _moved_message(before: Opportunity, after: Opportunity) -> str:

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from crm.web import admin_required, announce, is_htmx, move_in_order, run_service
 from opportunities import selectors, services
 from opportunities.forms_settings import (
+    BuyNowSettingsForm,
     MoveForm,
     OpportunitySettingsForm,
     ReasonForm,
@@ -343,6 +344,10 @@ def _visibility_form(settings, data=None) -> VisibilitySettingsForm:
     return VisibilitySettingsForm(data, current=settings, auto_id="visibility-%s")
 
 
+def _buy_now_form(settings, data=None) -> BuyNowSettingsForm:
+    return BuyNowSettingsForm(data, current=settings, auto_id="buy-now-%s")
+
+
 def _reason_block(
     kind: ReasonKind, add_form: ReasonForm | None, rename: tuple[int, ReasonForm] | None
 ) -> dict:
@@ -375,6 +380,7 @@ def _render_defaults(
     *,
     settings_form: OpportunitySettingsForm | None = None,
     visibility_form: VisibilitySettingsForm | None = None,
+    buy_now_form: BuyNowSettingsForm | None = None,
     reason_kind: str | None = None,
     add_form: ReasonForm | None = None,
     rename: tuple[int, ReasonForm] | None = None,
@@ -385,6 +391,8 @@ def _render_defaults(
         settings_form = _settings_form(settings, stages, _active_ids(settings))
     if visibility_form is None:
         visibility_form = _visibility_form(settings)
+    if buy_now_form is None:
+        buy_now_form = _buy_now_form(settings)
     blocks = [
         _reason_block(
             kind,
@@ -401,10 +409,11 @@ def _render_defaults(
             "settings_tab": "opportunities",
             "settings_form": settings_form,
             "visibility_form": visibility_form,
+            "buy_now_form": buy_now_form,
             "reason_blocks": blocks,
             "has_errors": any(
                 f is not None and f.errors
-                for f in (settings_form, visibility_form, add_form, rename_form)
+                for f in (settings_form, visibility_form, buy_now_form, add_form, rename_form)
             ),
         },
     )
@@ -539,3 +548,21 @@ def reason_move(request, kind, pk):
         return announce(_render_defaults(request), message)
     messages.add_message(request, level, message)
     return redirect(_defaults_url(_reason_anchor(kind, reason.pk)))
+
+
+@admin_required
+@require_POST
+def buy_now_update(request):
+    """Settings > Opportunity defaults > Buy now, through the same service as the API."""
+    form = _buy_now_form(services.opportunity_settings_get(), data=request.POST)
+    saved = run_service(
+        form,
+        lambda: services.opportunity_settings_update(actor=request.user, **form.cleaned_data),
+    )
+    if saved is None:
+        return _render_defaults(request, buy_now_form=form)
+    if form.has_changed():
+        messages.success(request, _("Buy-now settings saved."))
+    else:
+        messages.info(request, _("Nothing changed."))
+    return redirect(_defaults_url("buy-now-title"))

@@ -117,4 +117,28 @@
       if (!menu.contains(event.target)) menu.removeAttribute("open");
     });
   });
+
+  // "Copy" buttons: copy the text of the input they name; the input stays selectable by hand.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy]");
+    if (!button) return;
+    var input = document.getElementById(button.dataset.copy);
+    if (!input) return;
+    input.select();
+    var done = function () {
+      var live = document.getElementById("messages");
+      button.textContent = button.dataset.copied;
+      if (live) {
+        var note = document.createElement("p");
+        note.className = "message message-success";
+        note.textContent = button.dataset.copied;
+        live.replaceChildren(note);
+      }
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () {});
+    } else if (document.execCommand && document.execCommand("copy")) {
+      done();
+    }
+  });
 })();
