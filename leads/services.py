@@ -233,7 +233,7 @@ def lead_disqualify(
         note=lead.disqualification_note,
         revisit_on=revisit_on,
     )
-    event_record(
+    event = event_record(
         actor=actor,
         kind=LeadEvent.DISQUALIFIED,
         lead=lead,
@@ -244,6 +244,18 @@ def lead_disqualify(
             "note": lead.disqualification_note,
             "revisit_on": revisit_on,
         },
+    )
+    # Nurture: the "lead disqualified" trigger actions (Settings > Automation), queued in this
+    # transaction, keyed by the event so a retried call never fires twice. Imported here: the
+    # automation lives in the opportunities app, which depends on this one.
+    from opportunities.models import TriggerEvent
+    from opportunities.services_automation import trigger_fire
+
+    trigger_fire(
+        event=TriggerEvent.LEAD_DISQUALIFIED,
+        occurrence=f"event:{event.pk}",
+        lead=lead,
+        reason=reason,
     )
     return lead
 

@@ -954,6 +954,12 @@ def opportunity_move(
             **_reason_data("previous_loss_reason", previous["loss_reason"]),
         },
     )
+    if status != OpportunityStatus.OPEN and previous["status"] == OpportunityStatus.OPEN:
+        # Sequences that say so stop when their deal is won or lost. Imported here: the
+        # automation module builds on this one.
+        from opportunities.services_automation import enrollments_stop_for_closed
+
+        enrollments_stop_for_closed(opportunity=opportunity)
     return opportunity
 
 
