@@ -3,6 +3,7 @@
 
 from django.urls import path
 
+from opportunities import views_automation as automation
 from opportunities import views_settings as views
 
 urlpatterns = [
@@ -39,3 +40,27 @@ for _kind in ("win", "loss"):
             f"{_base}/<int:pk>/move/", views.reason_move, _kw, name=f"settings-{_kind}-reason-move"
         ),
     ]
+
+urlpatterns += [
+    path("automation/", automation.automation, name="settings-automation"),
+    path("automation/new/", automation.automation_create, name="settings-automation-create"),
+    path("automation/<int:pk>/edit/", automation.automation_edit, name="settings-automation-edit"),
+    path(
+        "automation/<int:pk>/remove/",
+        automation.automation_remove,
+        name="settings-automation-remove",
+    ),
+    path("sequences/", automation.sequences, name="settings-sequences"),
+    path("sequences/new/", automation.sequence_create, name="settings-sequence-create"),
+    path("sequences/<int:pk>/", automation.sequence_edit, name="settings-sequence-edit"),
+    path(
+        "sequences/<int:pk>/archive/",
+        automation.sequence_archive,
+        name="settings-sequence-archive",
+    ),
+    path(
+        "sequences/enrollments/<int:pk>/stop/",
+        automation.enrollment_stop,
+        name="settings-enrollment-stop",
+    ),
+]
