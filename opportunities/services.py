@@ -27,6 +27,7 @@ from crm.services import (
     list_item_create,
     list_item_reorder,
 )
+from opportunities import ensure_sql
 from opportunities.models import (
     AccessReason,
     BuyNowSkin,
@@ -784,6 +785,20 @@ def opportunity_ensure(
     existing = _active_opportunity(contact.pk)
     if existing is not None:
         return existing, False
+    via = "lead_conversion" if lead is not None else "ensure"
+    # The plain case (nearly every call) in one round trip: the same lock, re-check and rows.
+    found = ensure_sql.ensure_create(
+        actor=actor,
+        contact_id=contact.pk,
+        name=name,
+        owner=owner,
+        amount=amount,
+        lead=lead,
+        via=via,
+    )
+    if found is not None:
+        return found
+    # Every other case, every rule and every error: the ORM path.
     settings = opportunity_settings_get()  # read before the lock: keep the locked span short
     closed = Opportunity.objects.filter(
         contact_id=OuterRef("pk"), status__in=[OpportunityStatus.WON, OpportunityStatus.LOST]
@@ -816,7 +831,7 @@ def opportunity_ensure(
             stage=_default_stage(settings),
             amount=amount,
             lead=lead,
-            via="lead_conversion" if lead is not None else "ensure",
+            via=via,
         )
     return opportunity, True
 
