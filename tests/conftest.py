@@ -3,6 +3,7 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.celery_worker import celery_worker_process  # noqa: F401 (a fixture for every test)
 from tests.factories import AdminFactory, UserFactory
 
 PASSWORD = "pass-word-123"
