@@ -86,7 +86,7 @@ def test_checkout_shows_the_offer_and_records_the_first_click(anon, link, rep):
     assert "1,234.50 EUR" in body or "1.234,50 EUR" in body
     assert rep.get_full_name() in body
     assert "skin-classic" in body
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     anon.get(_url(link))
     link.refresh_from_db()
     assert link.click_count == 2
