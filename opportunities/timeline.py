@@ -282,6 +282,88 @@ def _payment_confirmed(event, params):
     return _("The payment processor confirmed the payment of the buy-now order."), details
 
 
+def _when(data) -> str:
+    texts = {
+        "buy_now_clicked": _("clicked buy now"),
+        "buy_now_purchased": _("purchased via buy now"),
+        "lead_disqualified": _("lead disqualified"),
+    }
+    return texts.get(data.get("event"), data.get("event", ""))
+
+
+def _action_text(data) -> str:
+    kind = data.get("kind")
+    if kind == "apply_tag":
+        return _("apply the tag “%(tag)s”") % {"tag": data.get("tag", "")}
+    if kind == "start_sequence":
+        return _("start the sequence “%(name)s”") % {"name": data.get("sequence_name", "")}
+    return _("email the owner")
+
+
+def _trigger_actions_changed(event, params):
+    data = event.data
+    values = {
+        **params,
+        "when": _when(data),
+        "what": _action_text(data),
+    }
+    texts = {
+        "created": _("%(actor)s added an automation: when %(when)s, %(what)s."),
+        "updated": _("%(actor)s changed an automation: when %(when)s, %(what)s."),
+        "archived": _("%(actor)s removed an automation: when %(when)s, %(what)s."),
+    }
+    return texts.get(data.get("action"), texts["updated"]) % values, []
+
+
+def _trigger_action_ran(event, params):
+    data = event.data
+    values = {
+        "when": _when(data),
+        "what": _action_text(data),
+    }
+    if data.get("status") == "failed":
+        summary = _("Automation (%(when)s) could not %(what)s.") % values
+        details = [data["detail"]] if data.get("detail") else []
+        return summary, details
+    return _("Automation (%(when)s): %(what)s.") % values, []
+
+
+def _sequence_changed(event, params):
+    data = event.data
+    values = {**params, "name": data.get("name", "")}
+    texts = {
+        "created": _("%(actor)s created the sequence “%(name)s”."),
+        "updated": _("%(actor)s edited the sequence “%(name)s”."),
+        "archived": _("%(actor)s archived the sequence “%(name)s”."),
+    }
+    return texts.get(data.get("action"), texts["updated"]) % values, []
+
+
+def _enrolled(event, params):
+    return _("%(actor)s enrolled this record in the sequence “%(name)s”.") % {
+        **params,
+        "name": event.data.get("sequence_name", ""),
+    }, []
+
+
+def _enrollment_stopped(event, params):
+    data = event.data
+    summary = _("The sequence “%(name)s” stopped.") % {"name": data.get("sequence_name", "")}
+    return summary, [data["reason"]] if data.get("reason") else []
+
+
+def _sequence_step_ran(event, params):
+    data = event.data
+    values = {"name": data.get("sequence_name", ""), "title": data.get("title", "")}
+    if data.get("status") == "failed":
+        return _("Sequence “%(name)s”: the step “%(title)s” failed.") % values, [
+            data.get("detail", "")
+        ]
+    if data.get("step_kind") == "email":
+        return _("Sequence “%(name)s”: sent the email “%(title)s”.") % values, []
+    return _("Sequence “%(name)s”: added the task “%(title)s”.") % values, []
+
+
 DESCRIBERS = {
     OpportunityEvent.STAGE_CHANGED: _stage_changed,
     OpportunityEvent.SETTINGS_CHANGED: _settings_changed,
@@ -294,4 +376,10 @@ DESCRIBERS = {
     OpportunityEvent.BUY_NOW_CLICKED: _buy_now_clicked,
     OpportunityEvent.BUY_NOW_PURCHASED: _buy_now_purchased,
     OpportunityEvent.PAYMENT_CONFIRMED: _payment_confirmed,
+    OpportunityEvent.TRIGGER_ACTIONS_CHANGED: _trigger_actions_changed,
+    OpportunityEvent.TRIGGER_ACTION_RAN: _trigger_action_ran,
+    OpportunityEvent.SEQUENCE_CHANGED: _sequence_changed,
+    OpportunityEvent.ENROLLED: _enrolled,
+    OpportunityEvent.ENROLLMENT_STOPPED: _enrollment_stopped,
+    OpportunityEvent.SEQUENCE_STEP_RAN: _sequence_step_ran,
 }

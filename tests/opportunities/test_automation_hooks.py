@@ -125,3 +125,30 @@ def test_buy_now_purchase_tags_the_contact_and_starts_the_sequence(
     assert Task.objects.filter(contact=contact, title="Welcome call", owner=rep).count() == 1
     assert TriggerRun.objects.count() == 3
     assert set(TriggerRun.objects.values_list("status", flat=True)) == {"done"}
+
+
+def test_the_timeline_tells_what_the_automation_did(
+    admin, rep, pipeline, rep_client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    sequence = sequence_create(
+        actor=admin,
+        name="Welcome",
+        steps=[{"day_offset": 0, "kind": "task", "title": "Welcome call", "body": ""}],
+    )
+    trigger_action_create(actor=admin, event="buy_now_purchased", action="apply_tag", tag="VIP")
+    trigger_action_create(
+        actor=admin, event="buy_now_purchased", action="start_sequence", sequence=sequence
+    )
+    deal = OpportunityFactory(owner=rep, contact__owner=rep)
+    link = buynow.buy_now_link_create(
+        actor=rep, opportunity=deal, product="Plan", amount=Decimal("10.00")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        buynow.buy_now_purchase(link=link, name="Ana", email="ana@example.com", provider="m")
+    body = rep_client.get(reverse("opportunity-detail", args=[deal.pk])).content.decode()
+    assert "Automation (purchased via buy now): apply the tag “VIP”." in body
+    assert "Automation (purchased via buy now): start the sequence “Welcome”." in body
+    assert "The system enrolled this record in the sequence “Welcome”." in body
+    assert "Sequence “Welcome”: added the task “Welcome call”." in body
