@@ -348,8 +348,10 @@ def _enrolled(event, params):
 
 def _enrollment_stopped(event, params):
     data = event.data
+    from opportunities.selectors_automation import stop_reason_label
+
     summary = _("The sequence “%(name)s” stopped.") % {"name": data.get("sequence_name", "")}
-    return summary, [data["reason"]] if data.get("reason") else []
+    return summary, [stop_reason_label(data["reason"])] if data.get("reason") else []
 
 
 def _sequence_step_ran(event, params):

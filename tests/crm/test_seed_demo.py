@@ -67,7 +67,24 @@ def test_is_deterministic():
     tags = sorted(Contact.objects.values_list("email", "tags__name"))
     Event.objects.all()._raw_delete(Event.objects.db)  # append-only in the app, not in a test
     StageChange.objects.all().delete()
-    for model in (Task, Opportunity, Lead, Contact, Account, Team):
+    from opportunities import models as deals
+
+    for model in (
+        deals.StepRun,
+        deals.Enrollment,
+        deals.TriggerRun,
+        deals.TriggerAction,
+        deals.SequenceStep,
+        deals.Sequence,
+        deals.Order,
+        deals.BuyNowLink,
+        Task,
+        Opportunity,
+        Lead,
+        Contact,
+        Account,
+        Team,
+    ):
         model.objects.all().delete()
     User.objects.all().delete()
     seed()

@@ -286,7 +286,76 @@ class Command(BaseCommand):
 
             created["leads"] += self._leads(rep, rng)
             created["opportunities"] += self._opportunities(rep, contacts, rng)
+        self._automation(users["admin"], reps)
         return created
+
+    def _automation(self, admin: User, reps: list[User]) -> None:
+        """Buy-now automation (tags, a welcome sequence), a nurture sequence for disqualified
+        leads, and one buy-now link on each rep's first open deal."""
+        from leads.models import DisqualificationReason
+        from opportunities import services_automation as automation
+        from opportunities import services_buynow as buynow
+        from opportunities.models import BuyNowLink, Opportunity, Sequence
+
+        if Sequence.objects.filter(name="Welcome after a purchase").exists():
+            return
+        welcome = automation.sequence_create(
+            actor=admin,
+            name="Welcome after a purchase",
+            stop_when_closed=False,
+            steps=[
+                {"day_offset": 0, "kind": "task", "title": "Welcome call", "body": ""},
+                {
+                    "day_offset": 3,
+                    "kind": "email",
+                    "title": "How is it going?",
+                    "body": "Tell us how the first days went: we are here to help.",
+                },
+                {"day_offset": 14, "kind": "task", "title": "Check the setup", "body": ""},
+            ],
+        )
+        nurture = automation.sequence_create(
+            actor=admin,
+            name="Nurture: not now",
+            steps=[
+                {
+                    "day_offset": 30,
+                    "kind": "email",
+                    "title": "News you may like",
+                    "body": "A short update on what is new since we last talked.",
+                },
+                {"day_offset": 90, "kind": "task", "title": "Ask if the time is right", "body": ""},
+            ],
+        )
+        for event, action, extra in (
+            ("buy_now_clicked", "apply_tag", {"tag": "Clicked buy now"}),
+            ("buy_now_clicked", "email_owner", {}),
+            ("buy_now_purchased", "apply_tag", {"tag": "Bought now"}),
+            ("buy_now_purchased", "email_owner", {}),
+            ("buy_now_purchased", "start_sequence", {"sequence": welcome}),
+        ):
+            automation.trigger_action_create(actor=admin, event=event, action=action, **extra)
+        timing = DisqualificationReason.objects.filter(archived_at__isnull=True).order_by("order")
+        automation.trigger_action_create(
+            actor=admin,
+            event="lead_disqualified",
+            action="start_sequence",
+            sequence=nurture,
+            reasons=list(timing[:2]),
+        )
+        for rep in reps:
+            deal = (
+                Opportunity.objects.filter(owner=rep, status="open", archived_at__isnull=True)
+                .order_by("id")
+                .first()
+            )
+            if deal is not None and not BuyNowLink.objects.filter(opportunity=deal).exists():
+                buynow.buy_now_link_create(
+                    actor=rep,
+                    opportunity=deal,
+                    product=f"{deal.name}: annual plan",
+                    amount=deal.amount or Decimal(1000),
+                )
 
     def _admin(self, row) -> tuple[User, bool]:
         username, password, _role, first, last = row
