@@ -57,118 +57,101 @@ from opportunities.models import (
 _FROM_STATEMENT = ("owner_id", "stage_id")
 
 
-def _table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
+class _Names:
+    """SQL names from a model's ``_meta``, quoted: ``{OPP}`` is the table, ``{OPP.contact}``
+    the column of the field ``contact``."""
 
+    def __init__(self, model: type[Model]):
+        self._meta = model._meta
 
-def _col(model: type[Model], name: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(name).column)
+    def __str__(self) -> str:
+        return connection.ops.quote_name(self._meta.db_table)
+
+    def __getattr__(self, field: str) -> str:
+        return connection.ops.quote_name(self._meta.get_field(field).column)
+
+    def columns(self, *fields: str) -> str:
+        return ", ".join(getattr(self, f) for f in fields)
 
 
 @functools.cache
 def _statement() -> tuple[str, list[str]]:
     """The SQL text (``%(name)s`` parameters) and the attnames of the row it returns, built
-    once from the models' metadata: only names from ``_meta`` go into the text."""
-    opp = Opportunity._meta
-    returned = list(opp.concrete_fields)
-    inserted = [f for f in returned if not f.primary_key]
-    values = [
+    once; only names from the models' ``_meta`` go into the text, every value is a parameter."""
+    OPP, CONTACT, SETTINGS = _Names(Opportunity), _Names(Contact), _Names(OpportunitySettings)
+    STAGE, USER, MEMBER = _Names(Stage), _Names(User), _Names(Team.members.through)
+    HISTORY, EVENT, GRANT = _Names(StageChange), _Names(Event), _Names(ContactAccess)
+    fields = Opportunity._meta.concrete_fields
+    row = OPP.columns(*(f.name for f in fields))
+    inserted = [f for f in fields if not f.primary_key]
+    values = ", ".join(
         f"plan.{f.attname}" if f.attname in _FROM_STATEMENT else f"%(o_{f.attname})s"
         for f in inserted
-    ]
-    returning = ", ".join(_col(Opportunity, f.name) for f in returned)
-    o, c, s, st = _table(Opportunity), _table(Contact), _table(OpportunitySettings), _table(Stage)
-    members = Team.members.through
-    closed = ", ".join(f"'{v}'" for v in (OpportunityStatus.WON, OpportunityStatus.LOST))
-
-    def oc(name: str) -> str:
-        return _col(Opportunity, name)
-
-    def sc(name: str) -> str:
-        return _col(OpportunitySettings, name)
-
+    )
+    won, lost = OpportunityStatus.WON, OpportunityStatus.LOST
+    history_fields = "opportunity from_stage to_stage status win_reason loss_reason owner actor at"
+    history_columns = HISTORY.columns(*history_fields.split())
+    rep_id = f"COALESCE(%(owner)s, contact.{CONTACT.owner})"  # the given owner, or the contact's
     sql = f"""
-SELECT 1 FROM {c} WHERE {_col(Contact, "id")} = %(contact)s FOR UPDATE;
+SELECT 1 FROM {CONTACT} WHERE {CONTACT.id} = %(contact)s FOR UPDATE;
 WITH engaged AS (
-    SELECT {returning} FROM {o}
-    WHERE {oc("contact")} = %(contact)s AND {oc("in_active_stage")} AND {oc("archived_at")} IS NULL
-    ORDER BY {oc("id")} LIMIT 1
+    SELECT {row} FROM {OPP}
+    WHERE {OPP.contact} = %(contact)s AND {OPP.in_active_stage} AND {OPP.archived_at} IS NULL
+    ORDER BY {OPP.id} LIMIT 1
 ), plan AS (
-    SELECT COALESCE(%(owner)s, contact.{_col(Contact, "owner")}) AS owner_id,
-           stage.{_col(Stage, "id")} AS stage_id, stage.{_col(Stage, "name")} AS stage_name,
-           settings.{sc("share_contact_when_assigned")} AS grant_contact
-    FROM {c} contact
-    JOIN {s} settings ON settings.{sc("id")} = {OpportunitySettings.SINGLETON_PK}
-    JOIN {st} stage ON stage.{_col(Stage, "id")} = settings.{sc("default_stage")}
-    JOIN {_table(User)} rep ON rep.{_col(User, "id")}
-                                 = COALESCE(%(owner)s, contact.{_col(Contact, "owner")})
-    WHERE contact.{_col(Contact, "id")} = %(contact)s
-      AND contact.{_col(Contact, "archived_at")} IS NULL
+    SELECT rep.{USER.id} AS owner_id,
+           stage.{STAGE.id} AS stage_id, stage.{STAGE.name} AS stage_name,
+           settings.{SETTINGS.share_contact_when_assigned} AS grant_contact
+    FROM {CONTACT} contact
+    JOIN {SETTINGS} settings ON settings.{SETTINGS.id} = {OpportunitySettings.SINGLETON_PK}
+    JOIN {STAGE} stage ON stage.{STAGE.id} = settings.{SETTINGS.default_stage}
+    JOIN {USER} rep ON rep.{USER.id} = {rep_id}
+    WHERE contact.{CONTACT.id} = %(contact)s AND contact.{CONTACT.archived_at} IS NULL
       AND NOT EXISTS (SELECT 1 FROM engaged)
-      AND stage.{_col(Stage, "archived_at")} IS NULL
-      AND stage.{_col(Stage, "id")} IS DISTINCT FROM settings.{sc("win_stage")}
-      AND stage.{_col(Stage, "id")} IS DISTINCT FROM settings.{sc("loss_stage")}
-      -- a given owner's is_active was checked by the caller, as the ORM path does
-      AND (%(owner)s IS NOT NULL OR rep.{_col(User, "is_active")})
-      AND (%(owner)s IS NULL OR settings.{sc("assign_to_group")} IS NULL OR EXISTS (
-            SELECT 1 FROM {_table(members)} m
-            WHERE m.{_col(members, "team")} = settings.{sc("assign_to_group")}
-              AND m.{_col(members, "user")} = %(owner)s))
-      AND (NOT settings.{sc("sync_opportunity_and_contact_owners")} OR (
-            contact.{_col(Contact, "owner")} = rep.{_col(User, "id")}
-            AND (NOT settings.{sc("sync_owner_of_closed_leads")} OR NOT EXISTS (
-                SELECT 1 FROM {o} old
-                WHERE old.{oc("contact")} = contact.{_col(Contact, "id")}
-                  AND old.{oc("status")} IN ({closed})
-                  AND old.{oc("owner")} <> rep.{_col(User, "id")}))))
+      -- the default stage is usable and open (neither the win nor the loss stage)
+      AND stage.{STAGE.archived_at} IS NULL
+      AND stage.{STAGE.id} IS DISTINCT FROM settings.{SETTINGS.win_stage}
+      AND stage.{STAGE.id} IS DISTINCT FROM settings.{SETTINGS.loss_stage}
+      -- the owner is active (a given owner: checked by the caller, as the ORM path does) ...
+      AND (%(owner)s IS NOT NULL OR rep.{USER.is_active})
+      -- ... and a given owner is in the assign-to group, if any
+      AND (%(owner)s IS NULL OR settings.{SETTINGS.assign_to_group} IS NULL OR EXISTS (
+            SELECT 1 FROM {MEMBER} m
+            WHERE m.{MEMBER.team} = settings.{SETTINGS.assign_to_group}
+              AND m.{MEMBER.user} = %(owner)s))
+      -- the owner sync has nothing to change: the contact's owner, no closed deal of another
+      AND (NOT settings.{SETTINGS.sync_opportunity_and_contact_owners} OR (
+            contact.{CONTACT.owner} = rep.{USER.id}
+            AND (NOT settings.{SETTINGS.sync_owner_of_closed_leads} OR NOT EXISTS (
+                SELECT 1 FROM {OPP} old
+                WHERE old.{OPP.contact} = contact.{CONTACT.id}
+                  AND old.{OPP.status} IN ('{won}', '{lost}')
+                  AND old.{OPP.owner} <> rep.{USER.id}))))
 ), created AS (
-    INSERT INTO {o} ({", ".join(_col(Opportunity, f.name) for f in inserted)})
-    SELECT {", ".join(values)} FROM plan
-    RETURNING {returning}
+    INSERT INTO {OPP} ({OPP.columns(*(f.name for f in inserted))})
+    SELECT {values} FROM plan
+    RETURNING {row}
 ), stage_history AS (
-    INSERT INTO {_table(StageChange)} ({
-        ", ".join(
-            _col(StageChange, n)
-            for n in (
-                "opportunity",
-                "from_stage",
-                "to_stage",
-                "status",
-                "win_reason",
-                "loss_reason",
-                "owner",
-                "actor",
-                "at",
-            )
-        )
-    })
-    SELECT created.{oc("id")}, NULL, created.{oc("stage")}, created.{oc("status")}, NULL, NULL,
-           created.{oc("owner")}, %(actor)s, %(now)s
+    INSERT INTO {HISTORY} ({history_columns})
+    SELECT {OPP.id}, NULL, {OPP.stage}, {OPP.status}, NULL, NULL, {OPP.owner}, %(actor)s, %(now)s
     FROM created
 ), created_event AS (
-    INSERT INTO {_table(Event)} ({
-        ", ".join(_col(Event, n) for n in ("at", "actor", "kind", "opportunity", "data"))
-    })
-    SELECT %(now)s, %(actor)s, %(kind)s, created.{oc("id")},
+    INSERT INTO {EVENT} ({EVENT.columns("at", "actor", "kind", "opportunity", "data")})
+    SELECT %(now)s, %(actor)s, %(kind)s, created.{OPP.id},
            %(data)s::jsonb || jsonb_build_object('stage', plan.stage_id,
                                                  'stage_name', plan.stage_name)
     FROM created, plan
 ), grant_contact AS (
-    INSERT INTO {_table(ContactAccess)} ({
-        ", ".join(
-            _col(ContactAccess, n)
-            for n in ("contact", "user", "reason", "opportunity", "created_at")
-        )
-    })
-    SELECT created.{oc("contact")}, created.{oc("owner")}, %(reason)s, created.{oc("id")}, %(now)s
+    INSERT INTO {GRANT} ({GRANT.columns("contact", "user", "reason", "opportunity", "created_at")})
+    SELECT created.{OPP.contact}, created.{OPP.owner}, %(reason)s, created.{OPP.id}, %(now)s
     FROM created, plan WHERE plan.grant_contact
     ON CONFLICT DO NOTHING
 )
-SELECT {returning}, true FROM created
+SELECT {row}, true FROM created
 UNION ALL
-SELECT {returning}, false FROM engaged
+SELECT {row}, false FROM engaged
 """  # noqa: S608 - names from _meta only; every value is a parameter
-    return sql, [f.attname for f in returned]
+    return sql, [f.attname for f in fields]
 
 
 def _draft(
@@ -200,7 +183,7 @@ def _draft(
 
 def ensure_create(
     *,
-    actor: User,
+    actor: User | None,
     contact_id: int,
     name: str,
     owner: User | None,
@@ -234,7 +217,7 @@ def ensure_create(
     params |= {
         "contact": contact_id,
         "owner": owner.pk if owner is not None else None,
-        "actor": actor.pk,
+        "actor": actor.pk if actor is not None else None,
         "now": now,
         "kind": EventKind.CREATED,
         "data": json.dumps(data),
