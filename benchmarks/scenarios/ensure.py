@@ -12,8 +12,9 @@ Each client is a process (forked, with its own connection), as real clients are 
 worker processes); threads of one interpreter would mostly measure its GIL.
 
 * ours: ``opportunities.services.opportunity_ensure`` — the service the API and lead conversion
-  call (the contact row lock, the active-stage lookup, the opportunity, its stage history and its
-  audit event);
+  call (the active-stage lookup; for a new deal the contact row lock, the re-check, the
+  opportunity, its stage history, its audit event and its contact grant: one round trip,
+  ``opportunities.ensure_sql``);
 * reference: the same kind of clients, the same orders, one raw ``INSERT INTO bench_ensure_ref … ON
   CONFLICT (contact_id) DO NOTHING`` per call in autocommit on a table with a unique contact
   column: the cheapest way a database can promise one row per contact.
@@ -21,7 +22,8 @@ worker processes); threads of one interpreter would mostly measure its GIL.
 Throughput is calls per second of wall time; the target "ours ≥ 1/3 of the reference" is "our
 wall time ≤ 3× the reference's". The runs alternate (ours, ref, ref, ours, ours, ref), each from
 empty tables. After each of our runs: exactly one live opportunity per contact, in an active
-stage, one "created" event each, and every client got that opportunity back.
+stage, one "created" event and one stage history row each, its owner's contact grant (with
+"share contact when assigned"), and every client got that opportunity back.
 """
 
 from __future__ import annotations
@@ -206,6 +208,28 @@ def _verify(contact_ids: list[int], results: list) -> None:
         )
         if cur.fetchone()[0] != len(contact_ids):
             raise BenchmarkError("not exactly one 'created' event per opportunity")
+        # The rest of a creation's rows (written in SQL by ``opportunities.ensure_sql``): one
+        # stage history row each, and the owner's contact grant when the rule asks for it.
+        cur.execute(
+            "SELECT count(*) FROM opportunities_stagechange"
+            " WHERE from_stage_id IS NULL AND opportunity_id = ANY(%s)",
+            [list(per_contact.values())],
+        )
+        if cur.fetchone()[0] != len(contact_ids):
+            raise BenchmarkError("not exactly one stage history row per opportunity")
+        cur.execute(
+            "SELECT count(*) FROM opportunities_contactaccess a"
+            " JOIN opportunities_opportunity o ON o.id = a.opportunity_id"
+            " WHERE a.reason = 'assigned' AND a.user_id = o.owner_id AND o.id = ANY(%s)",
+            [list(per_contact.values())],
+        )
+        grants = (
+            len(contact_ids)
+            if services.opportunity_settings_get().share_contact_when_assigned
+            else 0
+        )
+        if cur.fetchone()[0] != grants:
+            raise BenchmarkError(f"not {grants} contact grants to the owners")
 
 
 @scenario("ensure")
