@@ -398,3 +398,65 @@ class ReminderDigest(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.on}"
+
+
+class ListKey(models.TextChoices):
+    """The list pages a view can be saved for."""
+
+    LEADS = "leads", _("Leads")
+    CONTACTS = "contacts", _("Contacts")
+    OPPORTUNITIES = "opportunities", _("Opportunities")
+    ACCOUNTS = "accounts", _("Accounts")
+    TASKS = "tasks", _("Tasks")
+
+
+class SavedView(models.Model):
+    """A named list query (filters and sort), shown as a tab above its list.
+
+    ``user`` is the rep who saved it; NULL is a default view an admin set for everyone.
+    ``query`` holds only parameters the list's FilterSet knows, re-encoded (never ``page``).
+    """
+
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="saved_views",
+        verbose_name=_("user"),
+    )
+    list_key = models.CharField(_("list"), max_length=20, choices=ListKey.choices)
+    name = models.CharField(_("name"), max_length=60)
+    query = models.CharField(_("query"), max_length=1000, blank=True)
+    order = models.PositiveIntegerField(_("order"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["list_key", "order", "id"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [
+            models.UniqueConstraint(
+                "user",
+                "list_key",
+                Lower("name"),
+                condition=Q(user__isnull=False),
+                name="saved_view_name_per_user_unique",
+                violation_error_message=_("You already have a view with this name."),
+            ),
+            models.UniqueConstraint(
+                "list_key",
+                Lower("name"),
+                condition=Q(user__isnull=True),
+                name="saved_view_default_name_unique",
+                violation_error_message=_("A default view with this name already exists."),
+            ),
+        ]
+        indexes = [models.Index(fields=["list_key", "user"], name="saved_view_list_user_idx")]
+
+    @property
+    def is_default(self) -> bool:
+        return self.user_id is None
+
+    def __str__(self):
+        return self.name
