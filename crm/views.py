@@ -271,6 +271,8 @@ def contact_detail(request, pk):
 
 
 def _contact_page(request, contact: Contact, classify_form: ClassifyForm | None = None):
+    from opportunities.views_enrollments import panel_context as enrollment_panel
+
     account_visible = contact.account_id is not None and access.can_see(
         request.user, contact.account
     )
@@ -288,6 +290,7 @@ def _contact_page(request, contact: Contact, classify_form: ClassifyForm | None 
             .filter(contact=contact)
             .order_by("-created_at", "-id")[:20],
             "classify_form": classify_form or _classify_form(contact),
+            **enrollment_panel(request, contact=contact),
             **timeline_context(request, contact.name, contact=contact),
         },
         status=400 if classify_form is not None and classify_form.errors else 200,

@@ -212,6 +212,9 @@ def _detail_page(
     classify_form: ClassifyForm | None = None,
     qualify_form: QualifyForm | None = None,
 ) -> HttpResponse:
+    # Sequences (nurture) live in the opportunities app, which builds on this one.
+    from opportunities.views_enrollments import panel_context as enrollment_panel
+
     history = list(
         LeadDisqualification.objects.filter(lead=lead).select_related("reason", "actor")[:20]
     )
@@ -224,6 +227,7 @@ def _detail_page(
         "tasks": tasks,
         "nav_section": "leads",
         **lead_panel_context(request, lead, qualify_form),
+        **enrollment_panel(request, lead=lead),
         **timeline_context(request, lead.name, lead=lead),
     }
     invalid = any(f is not None and f.errors for f in (classify_form, qualify_form))

@@ -1,8 +1,10 @@
 from django.urls import path
 
-from opportunities import views, views_buynow
+from opportunities import views, views_buynow, views_enrollments
 
 urlpatterns = [
+    path("enrollments/new/", views_enrollments.enroll, name="enrollment-create"),
+    path("enrollments/<int:pk>/stop/", views_enrollments.stop, name="enrollment-stop"),
     path("", views.opportunity_list, name="opportunity-list"),
     path("board/", views.opportunity_board, name="opportunity-board"),
     path("new/", views.opportunity_create, name="opportunity-create"),

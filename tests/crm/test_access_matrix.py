@@ -34,7 +34,8 @@ from crm import services as crm_services
 from crm.models import Account, Contact, Event, Task
 from leads.models import Lead
 from opportunities import services as opp_services
-from opportunities.models import ContactAccess, Opportunity, OpportunityShare
+from opportunities import services_automation
+from opportunities.models import ContactAccess, Enrollment, Opportunity, OpportunityShare
 from tests.crm.test_access import API_PREFIX, WRITE_METHODS, _methods_of, _model_of, _pattern_text
 from tests.factories import AccountFactory, AdminFactory, LeadFactory, UserFactory
 from tests.opportunities.test_sharing_rules import api_for
@@ -58,6 +59,7 @@ VISIBLE_TO: dict[str, set[str]] = {
     "event_opportunity": {"owner", "shared", "admin"},
     "event_assigned_opportunity": {"assigned", "admin"},
     "event_task": {"owner", "admin"},  # a task's events follow the task
+    "enrollment": {"owner", "shared", "assigned", "admin"},  # follows its contact
 }
 
 
@@ -106,6 +108,7 @@ class NoRecord:
 
 OPP_TARGETS = ("opportunity", "assigned_opportunity")
 EVENT_TARGETS = tuple(key for key in VISIBLE_TO if key.startswith("event_"))
+ENROLLMENT = ("enrollment",)
 CONFIG = NoRecord("admin-maintained list or setting, the same for everyone")
 
 ROUTES: dict[str, object] = {
@@ -116,6 +119,9 @@ ROUTES: dict[str, object] = {
     "/api/v1/contacts/{pk}/": Detail(Contact, ("contact",)),
     "/api/v1/contacts/{pk}/classify/": Detail(Contact, ("contact",)),
     "/api/v1/disqualification-reasons/": CONFIG,
+    "/api/v1/enrollments/": Listing(Enrollment, ENROLLMENT),
+    "/api/v1/enrollments/{pk}/": Detail(Enrollment, ENROLLMENT),
+    "/api/v1/enrollments/{pk}/stop/": Detail(Enrollment, ENROLLMENT),
     "/api/v1/disqualification-reasons/reorder/": CONFIG,
     "/api/v1/disqualification-reasons/{pk}/": CONFIG,
     "/api/v1/events/": Listing(Event, EVENT_TARGETS),
@@ -141,6 +147,7 @@ ROUTES: dict[str, object] = {
     "/api/v1/opportunities/": Listing(Opportunity, OPP_TARGETS),
     "/api/v1/opportunities/ensure/": RecordInBody("contact id"),
     "/api/v1/opportunities/{pk}/": Detail(Opportunity, OPP_TARGETS),
+    "/api/v1/opportunities/{pk}/buy-now-links/": Detail(Opportunity, OPP_TARGETS),
     "/api/v1/opportunities/{pk}/move/": Detail(Opportunity, OPP_TARGETS),
     "/api/v1/opportunities/{pk}/share/": Detail(Opportunity, OPP_TARGETS),
     "/api/v1/opportunities/{pk}/unshare/": Detail(Opportunity, OPP_TARGETS),
@@ -151,6 +158,9 @@ ROUTES: dict[str, object] = {
     "/api/v1/reports/qualification-by-source/": NoRecord("counts over the caller's own leads"),
     "/api/v1/reports/win-loss/": NoRecord("counts over the caller's own deals"),
     "/api/v1/scoring/criteria/": CONFIG,
+    "/api/v1/sequences/": CONFIG,
+    "/api/v1/sequences/{pk}/": CONFIG,
+    "/api/v1/sequences/{pk}/enroll/": RecordInBody("contact or lead id"),
     "/api/v1/scoring/criteria/{pk}/": CONFIG,
     "/api/v1/scoring/jobs/{pk}/": NoRecord("a rescoring job (admin)"),
     "/api/v1/scoring/rescore/": NoRecord("starts a rescoring job (admin)"),
@@ -163,6 +173,8 @@ ROUTES: dict[str, object] = {
     "/api/v1/tasks/": Listing(Task, ("task",)),
     "/api/v1/tasks/{pk}/": Detail(Task, ("task",)),
     "/api/v1/tasks/{pk}/complete/": Detail(Task, ("task",)),
+    "/api/v1/trigger-actions/": CONFIG,
+    "/api/v1/trigger-actions/{pk}/": CONFIG,
     "/api/v1/teams/": NoRecord("teams: every signed-in user lists them"),
     "/api/v1/teams/{pk}/": NoRecord("a team"),
     "/api/v1/users/": NoRecord("colleagues: every signed-in user lists them"),
@@ -170,6 +182,7 @@ ROUTES: dict[str, object] = {
     "/api/v1/users/{pk}/": NoRecord("a colleague"),
     "/api/v1/win-reasons/": CONFIG,
     "/api/v1/win-reasons/reorder/": CONFIG,
+    "/api/v1/webhooks/payments/": NoRecord("public: authenticated by its signature"),
     "/api/v1/win-reasons/{pk}/": CONFIG,
 }
 
@@ -308,6 +321,14 @@ def _build_world() -> World:
         contact=contact,
         opportunity=opportunity,
     )
+    sequence = services_automation.sequence_create(
+        actor=users["admin"],
+        name="Matrix sequence",
+        steps=[{"day_offset": 5, "kind": "task", "title": "Later", "body": ""}],
+    )
+    enrollment, _created = services_automation.enrollment_start(
+        actor=owner, sequence=sequence, contact=contact
+    )
     records = {
         "account": account,
         "contact": contact,
@@ -321,6 +342,7 @@ def _build_world() -> World:
         records[f"event_{key}"] = crm_services.event_record(
             actor=owner, kind="updated", data={"note": MARK}, **{subject: records[key]}
         )
+    records["enrollment"] = enrollment  # after the loop: it has no events of its own here
     return World(users=users, clients={r: api_for(u) for r, u in users.items()}, records=records)
 
 

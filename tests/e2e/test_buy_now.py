@@ -72,7 +72,7 @@ def test_rep_link_prospect_buys_automation_follows(live_server, page, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     buyer.screenshot(path=str(SCREENSHOTS / "buy-now-checkout-390.png"), full_page=True)
     buyer.get_by_role("button", name="Comprar ahora").click()  # empty form: errors, no order
-    expect(buyer.get_by_text("Este campo es obligatorio.").first).to_be_visible()
+    expect(buyer.get_by_text("Este campo es requerido.").first).to_be_visible()
     buyer.get_by_label("Tu nombre").fill("Lucía Fernández")
     buyer.get_by_label("Tu correo electrónico").fill("lucia@example.com")
     buyer.get_by_role("button", name="Comprar ahora").click()
