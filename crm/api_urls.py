@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from crm import api
+from crm import api, api_search
 
 # Route names carry the project's "api-" prefix ("api-account-list", "api-task-complete"), so they
 # never collide with the HTML pages' names ("account-list", "task-complete").
@@ -15,5 +15,6 @@ router.register("events", api.EventViewSet, basename="api-event")
 
 urlpatterns = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
+    path("search/", api_search.SearchView.as_view(), name="api-search"),
     path("", include(router.urls)),
 ]

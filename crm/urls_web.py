@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from crm import views
+from crm import views, views_search
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -36,6 +36,7 @@ urlpatterns = [
     path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
     path("tasks/<int:pk>/reopen/", views.task_reopen, name="task-reopen"),
     path("reports/", views.report_list, name="report-list"),
+    path("search/", views_search.search_page, name="search"),
     # settings (admins only)
     path("settings/", views.settings_index, name="settings"),
     path("settings/users/", views.settings_users, name="settings-users"),

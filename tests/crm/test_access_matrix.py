@@ -158,6 +158,12 @@ ROUTES: dict[str, object] = {
     "/api/v1/reports/qualification-by-source/": NoRecord("counts over the caller's own leads"),
     "/api/v1/reports/win-loss/": NoRecord("counts over the caller's own deals"),
     "/api/v1/scoring/criteria/": CONFIG,
+    "/api/v1/search/": Search(
+        f"q={MARK}",
+        # The account and lead are the owner's; the contact and the deals are also seen through
+        # the rules (shared, assigned).
+        expect_mark_for=frozenset({"owner", "shared", "assigned", "admin"}),
+    ),
     "/api/v1/sequences/": CONFIG,
     "/api/v1/sequences/{pk}/": CONFIG,
     "/api/v1/sequences/{pk}/enroll/": RecordInBody("contact or lead id"),

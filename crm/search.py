@@ -1,0 +1,324 @@
+"""Global search (Ctrl-K): leads, contacts, accounts and opportunities by partial name, company,
+e-mail or phone, within what the user may see; plus the commands the search box offers.
+
+One query per kind, each built on the visibility querysets of ``crm.access`` (the one place that
+decides who sees what), so a record out of reach is never found.
+
+How it stays indexed on Postgres (``crm/migrations/0006_search_trigram.py``): every text match is
+``UPPER(<haystack>) LIKE UPPER('%q%')`` and every phone match ``<digits of phone> LIKE '%123%'``,
+and the expressions below compile to exactly the expressions of the trigram (``gin_trgm_ops``)
+indexes of that migration: change one, change the other (``tests/crm/test_search.py`` checks the
+plans use them). Those indexes are partial (``archived_at IS NULL``, and ``phone <> ''`` for
+phones) like the searches, which only look at live records. On SQLite the same expressions run as
+plain scans (``LIKE`` is case-insensitive there; phone digits drop the usual separators).
+
+Phones: the digits of the query are looked for in the digits of the phones, so "600112233",
+"600 11 22 33" and "+34-600-11" all find "+34 600 11 22 33". Only when that finds nothing at all,
+a query of ``MIN_GAPPED_DIGITS`` digits or more is tried once more with gaps allowed between its
+digits ("611 22": a 6, then 1, 1, 2, 2, in that order), the way one half-remembers a number: that
+second pass has no trigram to use (it reads every live phone), which is why it is only a fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypedDict
+
+from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models.fields import CharField
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as N_
+
+from crm import access
+from crm.models import Contact
+
+#: Shorter queries find nothing (two characters already match too much to be useful).
+MIN_QUERY_LENGTH = 2
+#: A phone search needs this many digits: fewer have no trigram and would scan every phone.
+MIN_PHONE_DIGITS = 3
+#: When nothing matches exactly, a phone query of this many digits also finds the phones that hold
+#: its digits in order with others between ("611 22" finds "+34 600 11 22 33").
+MIN_GAPPED_DIGITS = 5
+#: Longer queries are refused by the API (400) and the page (an error message).
+MAX_QUERY_LENGTH = 100
+#: A query made of these characters only (and enough digits) is also looked up as a phone.
+PHONE_LIKE = re.compile(r"^[\d\s+\-().,/]+$")
+#: Characters removed from phones on SQLite, which has no ``regexp_replace``.
+PHONE_SEPARATORS = (" ", "+", "-", "(", ")", ".", ",", "/", "\t")
+
+KINDS = ("lead", "contact", "account", "opportunity")
+
+
+class SearchResult(TypedDict):
+    kind: str
+    id: int | None
+    title: str
+    subtitle: str
+    url: str
+
+
+class Haystack(Func):
+    """``(a || ' ' || b || …)``: the fields one trigram index covers, searched as one text."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = CharField()
+
+
+class PhoneDigits(Func):
+    """The digits of a phone: "+34 600 11-22-33" → "34600112233"."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="regexp_replace(%(expressions)s, '\\D', '', 'g')",
+            **extra_context,
+        )
+
+    def as_sql(self, compiler, connection, template=None, **extra_context):
+        if template is None:  # every other database: drop the usual separators
+            template = "%(expressions)s"
+            for char in PHONE_SEPARATORS:
+                literal = char.replace("'", "''")
+                template = f"REPLACE({template}, '{literal}', '')"
+        return super().as_sql(compiler, connection, template=template, **extra_context)
+
+
+def normalize_query(q: str) -> str:
+    """The query as searched: surrounding spaces dropped, inner runs of spaces made one."""
+    return " ".join((q or "").split())
+
+
+def query_digits(q: str) -> str:
+    """The digits to look for in phones, or "" when ``q`` does not look like a phone number."""
+    if not PHONE_LIKE.match(q):
+        return ""
+    digits = re.sub(r"\D", "", q)
+    return digits if len(digits) >= MIN_PHONE_DIGITS else ""
+
+
+def _ids(qs: QuerySet) -> QuerySet:
+    return qs.order_by().values("pk")
+
+
+def _union(*parts: QuerySet) -> QuerySet:
+    first, *rest = parts
+    return first.union(*rest) if rest else first
+
+
+def _phone_match(digits: str, gapped: bool) -> Q:
+    if gapped:
+        return Q(_digits__regex=".*".join(digits))
+    return Q(_digits__contains=digits)
+
+
+def _name_and_phone_ids(
+    model, q: str, digits: str, fields: tuple[str, ...], gapped: bool
+) -> list[QuerySet]:
+    """Ids of live ``model`` rows whose ``fields`` contain ``q`` or whose phone has ``digits``:
+    one index scan each (a UNION of the two, never an OR that could not use both indexes).
+    The gapped pass looks at phones only."""
+    live = model.objects.filter(archived_at__isnull=True)
+    parts = []
+    if not gapped:
+        parts.append(_ids(live.annotate(_hay=Haystack(*fields)).filter(_hay__icontains=q)))
+    if digits:
+        phones = live.exclude(phone="").annotate(_digits=PhoneDigits("phone"))
+        parts.append(_ids(phones.filter(_phone_match(digits, gapped))))
+    return parts
+
+
+def _accounts_matching(user, q: str) -> QuerySet:
+    return access.visible_accounts(user).filter(name__icontains=q)
+
+
+def _contact_ids(user, q: str, digits: str, gapped: bool) -> QuerySet:
+    """Contacts by name, e-mail, phone, or the name of their company (an account the user sees:
+    a company name they may not see finds nothing)."""
+    fields = ("first_name", "last_name", "email")
+    parts = _name_and_phone_ids(Contact, q, digits, fields, gapped)
+    if not gapped:
+        by_company = Contact.objects.filter(
+            archived_at__isnull=True, account_id__in=_ids(_accounts_matching(user, q))
+        )
+        parts.append(_ids(by_company))
+    return _union(*parts)
+
+
+def _prefix_first(q: str, *fields: str) -> Case:
+    """0 when one of ``fields`` starts with the query, else 1: those come first."""
+    starts = Q()
+    for name in fields:
+        starts |= Q(**{f"{name}__istartswith": q})
+    return Case(When(starts, then=Value(0)), default=Value(1), output_field=IntegerField())
+
+
+def _join(*parts: str) -> str:
+    return " · ".join(p for p in parts if p)
+
+
+def _person(first: str, last: str) -> str:
+    return f"{first} {last}".strip()
+
+
+def _leads(user, q: str, digits: str, limit: int, gapped: bool) -> list[SearchResult]:
+    from leads.models import Lead
+
+    fields = ("first_name", "last_name", "company", "email")
+    ids = _union(*_name_and_phone_ids(Lead, q, digits, fields, gapped))
+    rows = (
+        access.visible_leads(user)
+        .filter(pk__in=ids)
+        .annotate(_rank=_prefix_first(q, "first_name", "last_name", "company"))
+        .order_by("_rank", "last_name", "first_name", "pk")
+        .values("pk", "first_name", "last_name", "company", "email", "phone")[:limit]
+    )
+    return [
+        {
+            "kind": "lead",
+            "id": row["pk"],
+            "title": _person(row["first_name"], row["last_name"]),
+            "subtitle": _join(row["company"], row["email"], row["phone"]),
+            "url": reverse("lead-detail", args=[row["pk"]]),
+        }
+        for row in rows
+    ]
+
+
+def _contacts(user, q: str, digits: str, limit: int, gapped: bool) -> list[SearchResult]:
+    account_seen = Exists(access.visible_accounts(user).filter(pk=OuterRef("account_id")))
+    rows = (
+        access.visible_contacts(user)
+        .filter(pk__in=_contact_ids(user, q, digits, gapped))
+        .annotate(
+            _rank=_prefix_first(q, "first_name", "last_name"),
+            _company=Case(When(account_seen, then=F("account__name")), default=Value("")),
+        )
+        .order_by("_rank", "last_name", "first_name", "pk")
+        .values("pk", "first_name", "last_name", "email", "phone", "_company")[:limit]
+    )
+    return [
+        {
+            "kind": "contact",
+            "id": row["pk"],
+            "title": _person(row["first_name"], row["last_name"]),
+            "subtitle": _join(row["_company"] or "", row["email"], row["phone"]),
+            "url": reverse("contact-detail", args=[row["pk"]]),
+        }
+        for row in rows
+    ]
+
+
+def _accounts(user, q: str, limit: int) -> list[SearchResult]:
+    rows = (
+        _accounts_matching(user, q)
+        .annotate(_rank=_prefix_first(q, "name"))
+        .order_by("_rank", "name", "pk")
+        .values("pk", "name", "industry", "country")[:limit]
+    )
+    return [
+        {
+            "kind": "account",
+            "id": row["pk"],
+            "title": row["name"],
+            "subtitle": _join(row["industry"], row["country"]),
+            "url": reverse("account-detail", args=[row["pk"]]),
+        }
+        for row in rows
+    ]
+
+
+def _opportunities(user, q: str, digits: str, limit: int, gapped: bool) -> list[SearchResult]:
+    """Deals by name, or by their contact (name, e-mail, phone, company) when the user sees it."""
+    from opportunities.models import Opportunity
+
+    live = Opportunity.objects.filter(archived_at__isnull=True)
+    contacts = access.visible_contacts(user).filter(pk__in=_contact_ids(user, q, digits, gapped))
+    by_contact = _ids(live.filter(contact_id__in=_ids(contacts)))
+    ids = by_contact if gapped else _union(_ids(live.filter(name__icontains=q)), by_contact)
+    rows = (
+        access.visible_opportunities(user)
+        .filter(pk__in=ids)
+        .annotate(_rank=_prefix_first(q, "name"))
+        .order_by("_rank", "name", "pk")
+        .values("pk", "name", "stage__name", "status")[:limit]
+    )
+    return [
+        {
+            "kind": "opportunity",
+            "id": row["pk"],
+            "title": row["name"],
+            "subtitle": row["stage__name"] or "",
+            "url": reverse("opportunity-detail", args=[row["pk"]]),
+        }
+        for row in rows
+    ]
+
+
+def global_search(*, user, q: str, limit_per_kind: int = 5) -> list[SearchResult]:
+    """The records ``user`` may see that match ``q``: leads, contacts, accounts, opportunities
+    (in that order; in each kind, names starting with the query first).
+
+    One query per kind (twice that when a phone query falls back to its gapped pass). Nothing for
+    a query shorter than ``MIN_QUERY_LENGTH`` or longer than ``MAX_QUERY_LENGTH``, or for a user
+    who is not signed in.
+    """
+    q = normalize_query(q)
+    if not (MIN_QUERY_LENGTH <= len(q) <= MAX_QUERY_LENGTH) or "\x00" in q:
+        return []
+    if not (user and user.is_authenticated and user.is_active):
+        return []
+    digits = query_digits(q)
+    limit = max(1, min(int(limit_per_kind), 50))
+    found = [
+        *_leads(user, q, digits, limit, False),
+        *_contacts(user, q, digits, limit, False),
+        *_accounts(user, q, limit),
+        *_opportunities(user, q, digits, limit, False),
+    ]
+    if found or len(digits) < MIN_GAPPED_DIGITS:
+        return found
+    return [
+        *_leads(user, q, digits, limit, True),
+        *_contacts(user, q, digits, limit, True),
+        *_opportunities(user, q, digits, limit, True),
+    ]
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+#: (label, URL name): what the search box offers besides records.
+COMMANDS = (
+    (N_("New lead"), "lead-create"),
+    (N_("New contact"), "contact-create"),
+    (N_("New account"), "account-create"),
+    (N_("New opportunity"), "opportunity-create"),
+    (N_("New task"), "task-create"),
+    (N_("Go to agenda"), "home"),
+    (N_("Go to the pipeline board"), "opportunity-board"),
+)
+
+
+def search_commands(*, q: str) -> list[SearchResult]:
+    """The commands whose label (in the user's language or in English) contains every word of
+    ``q``; all of them for an empty query."""
+    words = normalize_query(q).casefold().split()
+    found: list[SearchResult] = []
+    for label, url_name in COMMANDS:
+        shown = gettext(label)
+        text = f"{shown} {label}".casefold()
+        if all(word in text for word in words):
+            found.append(
+                {
+                    "kind": "command",
+                    "id": None,
+                    "title": shown,
+                    "subtitle": "",
+                    "url": reverse(url_name),
+                }
+            )
+    return found
