@@ -112,3 +112,77 @@ def record_names(*, user: User, model: type, ids) -> dict[int, str]:
     else:
         qs = visible[model](user, include_archived=True)
     return {obj.pk: str(obj) for obj in qs.filter(pk__in=ids)}
+
+
+def saved_view_list(*, user: User, list_key: str | None = None) -> QuerySet:
+    """The user's own views and the default views for everyone (defaults first, then by order)."""
+    from django.db.models import F
+
+    from crm.models import SavedView
+
+    qs = SavedView.objects.filter(Q(user=user) | Q(user__isnull=True))
+    if list_key is not None:
+        qs = qs.filter(list_key=list_key)
+    return qs.order_by("list_key", F("user_id").asc(nulls_first=True), "order", "id")
+
+
+ARCHIVE_KINDS = ("lead", "contact", "account", "opportunity", "task")
+
+
+def archived_record_list(*, kind: str | None = None, before=None, since=None):
+    """Archived records of every kind (or one), newest archived first, as one UNION query of
+    ``{"kind", "pk", "label", "owner_id", "archived_at"}`` rows (for Settings > Archive; admins
+    see everything, so no visibility filter here: the page is admin-only)."""
+    from django.db.models import CharField, F, Value
+    from django.db.models.functions import Concat
+
+    from leads.models import Lead
+    from opportunities.models import Opportunity
+
+    person = Concat("first_name", Value(" "), "last_name", output_field=CharField())
+    sources = {
+        "lead": (Lead, person),
+        "contact": (Contact, person),
+        "account": (Account, F("name")),
+        "opportunity": (Opportunity, F("name")),
+        "task": (Task, F("title")),
+    }
+    parts = []
+    for name, (model, label) in sources.items():
+        if kind and name != kind:
+            continue
+        qs = model.objects.filter(archived_at__isnull=False)
+        if since is not None:
+            qs = qs.filter(archived_at__gte=since)
+        if before is not None:
+            qs = qs.filter(archived_at__lt=before)
+        parts.append(
+            qs.annotate(
+                record_kind=Value(name, output_field=CharField()),
+                label=Concat(label, Value(""), output_field=CharField()),
+            )
+            .values("record_kind", "pk", "label", "owner_id", "archived_at")
+            .order_by()
+        )
+    combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return combined.order_by("-archived_at", "-pk")
+
+
+def archive_events(rows: list[dict]) -> dict[tuple[str, int], Event]:
+    """The latest "archived" event of each row (who archived it and when), in one query."""
+    wanted: dict[str, list[int]] = {}
+    for row in rows:
+        wanted.setdefault(row["record_kind"], []).append(row["pk"])
+    if not wanted:
+        return {}
+    cond = Q()
+    for name, ids in wanted.items():
+        cond |= Q(**{f"{name}_id__in": ids})
+    events = Event.objects.filter(cond, kind="archived").select_related("actor").order_by("-id")
+    found: dict[tuple[str, int], Event] = {}
+    for event in events:
+        for name in wanted:
+            pk = getattr(event, f"{name}_id")
+            if pk is not None and (name, pk) not in found:
+                found[(name, pk)] = event
+    return found

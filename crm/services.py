@@ -670,3 +670,122 @@ def list_item_reorder(*, actor: User, model, ids: list[int], event_kind: str, me
         rows[pk].order = i
     model.objects.bulk_update(rows.values(), ["order"])
     event_record(actor=actor, kind=event_kind, data={"action": "reordered", "ids": ids})
+
+
+# --- saved views ---------------------------------------------------------------------------------
+
+SAVED_VIEW_EVENT = "saved_view_changed"
+
+
+def _saved_view_query(list_key: str, query: str) -> str:
+    from crm.lists import list_specs, query_normalize
+
+    if list_key not in list_specs():
+        raise ValidationError({"list": [_("Choose one of the lists.")]})
+    if len(query) > 2000:
+        raise ValidationError({"query": [_("This view has too many filters to save.")]})
+    normalized, errors = query_normalize(list_key, query)
+    if errors:
+        raise ValidationError(
+            {"query": [_("These filters are not valid for this list; fix them and try again.")]}
+        )
+    if len(normalized) > 1000:
+        raise ValidationError({"query": [_("This view has too many filters to save.")]})
+    return normalized
+
+
+def _saved_view_require_manage(actor: User, view) -> None:
+    """A rep manages their own views; default views (no user) are for admins to manage."""
+    from django.core.exceptions import PermissionDenied
+
+    if view.user_id is None:
+        if not access.is_admin(actor):
+            raise PermissionDenied(_("Only administrators can change the default views."))
+    elif view.user_id != actor.pk:
+        raise PermissionDenied(_("You can only change your own views."))
+
+
+def _saved_view_save(view) -> None:
+    view.name = " ".join(view.name.split())
+    if not view.name:
+        raise ValidationError({"name": [_("Give the view a name.")]})
+    try:
+        _clean(view)
+        with transaction.atomic():
+            view.save()
+    except ValidationError as exc:
+        # The unique name constraints carry their own messages; they belong to "name".
+        if hasattr(exc, "error_dict") and "__all__" in exc.error_dict:
+            raise ValidationError({"name": exc.error_dict["__all__"]}) from exc
+        raise
+    except IntegrityError as exc:  # the same name saved concurrently
+        raise ValidationError({"name": [_("You already have a view with this name.")]}) from exc
+
+
+@transaction.atomic
+def saved_view_create(
+    *, actor: User, list_key: str, name: str, query: str, for_everyone: bool = False
+):
+    """Save the list's current filters and sort as a named view (a default view for everyone
+    when an admin asks for it)."""
+    from django.core.exceptions import PermissionDenied
+    from django.db.models import Max
+
+    from crm.models import SavedView
+
+    if for_everyone and not access.is_admin(actor):
+        raise PermissionDenied(_("Only administrators can change the default views."))
+    query = _saved_view_query(list_key, query)
+    user = None if for_everyone else actor
+    last = SavedView.objects.filter(list_key=list_key, user=user).aggregate(m=Max("order"))["m"]
+    view = SavedView(user=user, list_key=list_key, name=name, query=query, order=(last or 0) + 1)
+    _saved_view_save(view)
+    event_record(
+        actor=actor,
+        kind=SAVED_VIEW_EVENT,
+        data={
+            "action": "created",
+            "saved_view": view.pk,
+            "name": view.name,
+            "list": list_key,
+            "query": query,
+            "default": user is None,
+        },
+    )
+    return view
+
+
+@transaction.atomic
+def saved_view_update(
+    *,
+    actor: User,
+    view,
+    name: str | None = None,
+    query: str | None = None,
+    order: int | None = None,
+):
+    _saved_view_require_manage(actor, view)
+    fields: dict[str, Any] = {}
+    if name is not None:
+        fields["name"] = " ".join(name.split())
+    if query is not None:
+        fields["query"] = _saved_view_query(view.list_key, query)
+    if order is not None:
+        fields["order"] = order
+    changes = _apply(view, fields)
+    if changes:
+        _saved_view_save(view)
+        event_record(
+            actor=actor,
+            kind=SAVED_VIEW_EVENT,
+            data={"action": "updated", "saved_view": view.pk, "changes": changes},
+        )
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, actor: User, view) -> None:
+    _saved_view_require_manage(actor, view)
+    data = {"action": "deleted", "saved_view": view.pk, "name": view.name, "list": view.list_key}
+    view.delete()
+    event_record(actor=actor, kind=SAVED_VIEW_EVENT, data=data)

@@ -2,6 +2,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from crm import views, views_search
+from crm.views_archive import record_restore, settings_archive
+from crm.views_bulk import bulk_action
+from crm.views_saved import saved_view_create, saved_view_delete
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -50,4 +53,10 @@ urlpatterns = [
     path("settings/teams/", views.settings_teams, name="settings-teams"),
     path("settings/teams/new/", views.settings_team_create, name="settings-team-create"),
     path("settings/teams/<int:pk>/edit/", views.settings_team_edit, name="settings-team-edit"),
+    # saved views, bulk actions, restore (issue #9)
+    path("views/save/", saved_view_create, name="saved-view-create"),
+    path("views/<int:pk>/delete/", saved_view_delete, name="saved-view-delete"),
+    path("bulk/<str:list_key>/", bulk_action, name="bulk-action"),
+    path("restore/<str:kind>/<int:pk>/", record_restore, name="record-restore"),
+    path("settings/archive/", settings_archive, name="settings-archive"),
 ]

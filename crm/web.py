@@ -215,6 +215,13 @@ _ARCHIVED = {
     "lead": gettext_lazy("%(actor)s archived the lead."),
     "opportunity": gettext_lazy("%(actor)s archived the opportunity."),
 }
+_RESTORED = {
+    "account": gettext_lazy("%(actor)s restored the account."),
+    "contact": gettext_lazy("%(actor)s restored the contact."),
+    "task": gettext_lazy("%(actor)s restored the task “%(name)s”."),
+    "lead": gettext_lazy("%(actor)s restored the lead."),
+    "opportunity": gettext_lazy("%(actor)s restored the opportunity."),
+}
 _TASK_DONE = gettext_lazy("%(actor)s marked the task “%(name)s” as done.")
 _TASK_REOPENED = gettext_lazy("%(actor)s reopened the task “%(name)s”.")
 _TASK_SUPERSEDED = gettext_lazy("The follow-up “%(name)s” was replaced by a newer one.")
@@ -344,6 +351,8 @@ def describe_events(events: list[Event], *, user: User, subject_name: str = "") 
             summary = _OWNER_CHANGED[subject] % params
         elif kind == EventKind.ARCHIVED and subject in _ARCHIVED:
             summary = _ARCHIVED[subject] % params
+        elif kind == "restored" and subject in _RESTORED:
+            summary = _RESTORED[subject] % params
         elif kind == EventKind.COMPLETED and subject == "task":
             summary = _TASK_DONE % params
             if event.data.get("note"):
@@ -401,7 +410,10 @@ def archive_page(request, obj, *, service, title: str, done: str, list_url: str)
     """GET: a confirmation page (the no-JS twin of the dialog). POST: archive, back to the list."""
     if request.method == "POST":
         service()
-        messages.success(request, done)
+        # The message carries an Undo button (templates/includes/message_undo.html): a POST to
+        # the restore endpoint of this record, which comes back to the list.
+        restore = reverse("record-restore", args=[obj._meta.model_name, obj.pk])
+        messages.success(request, done, extra_tags=f"undo {restore}")
         return redirect(list_url)
     return render(
         request,

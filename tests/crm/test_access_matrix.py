@@ -116,6 +116,7 @@ ROUTES: dict[str, object] = {
     "/api/v1/accounts/{pk}/": Detail(Account, ("account",)),
     "/api/v1/auth/token/": NoRecord("authentication"),
     "/api/v1/contacts/": Listing(Contact, ("contact",)),
+    "/api/v1/contacts/bulk/": RecordInBody("contact ids"),
     "/api/v1/contacts/{pk}/": Detail(Contact, ("contact",)),
     "/api/v1/contacts/{pk}/classify/": Detail(Contact, ("contact",)),
     "/api/v1/disqualification-reasons/": CONFIG,
@@ -127,6 +128,7 @@ ROUTES: dict[str, object] = {
     "/api/v1/events/": Listing(Event, EVENT_TARGETS),
     "/api/v1/events/{pk}/": Detail(Event, EVENT_TARGETS),
     "/api/v1/leads/": Listing(Lead, ("lead",)),
+    "/api/v1/leads/bulk/": RecordInBody("lead ids"),
     "/api/v1/leads/bulk-assign/": RecordInBody("lead ids"),
     "/api/v1/leads/duplicates/": Search(
         f"email={MARK.lower()}@example.com",
@@ -145,6 +147,7 @@ ROUTES: dict[str, object] = {
     "/api/v1/loss-reasons/reorder/": CONFIG,
     "/api/v1/loss-reasons/{pk}/": CONFIG,
     "/api/v1/opportunities/": Listing(Opportunity, OPP_TARGETS),
+    "/api/v1/opportunities/bulk/": RecordInBody("opportunity ids"),
     "/api/v1/opportunities/ensure/": RecordInBody("contact id"),
     "/api/v1/opportunities/{pk}/": Detail(Opportunity, OPP_TARGETS),
     "/api/v1/opportunities/{pk}/buy-now-links/": Detail(Opportunity, OPP_TARGETS),
@@ -157,6 +160,8 @@ ROUTES: dict[str, object] = {
     "/api/v1/reports/disqualification/": NoRecord("counts over the caller's own leads"),
     "/api/v1/reports/qualification-by-source/": NoRecord("counts over the caller's own leads"),
     "/api/v1/reports/win-loss/": NoRecord("counts over the caller's own deals"),
+    "/api/v1/saved-views/": NoRecord("the caller's own saved views and the default views"),
+    "/api/v1/saved-views/{pk}/": NoRecord("a saved view: the caller's own or a default"),
     "/api/v1/scoring/criteria/": CONFIG,
     "/api/v1/search/": Search(
         f"q={MARK}",
@@ -525,6 +530,24 @@ def test_ensure_for_a_contact_out_of_reach_is_does_not_exist(world):
     assert response.status_code == 409, response.content
     assert MARK not in response.content.decode()
     assert Opportunity.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    "url,key", [("leads", "lead"), ("contacts", "contact"), ("opportunities", "opportunity")]
+)
+def test_bulk_actions_on_records_out_of_reach_are_404(world, url, key):
+    """Bulk actions (issue #9): an id the caller may not see makes the whole request 404; those
+    who see the record get through (an owner change to its current owner changes nothing)."""
+    record = world.records[key]
+    payload = {"ids": [record.pk], "action": "assign", "owner": record.owner_id}
+    for role in ROLES:
+        response = world.clients[role].post(f"/api/v1/{url}/bulk/", payload, format="json")
+        if role in VISIBLE_TO[key]:
+            assert response.status_code == 200, (role, response.content)
+            assert response.json() == {"updated": 0}
+        else:
+            assert response.status_code == 404, (role, response.content)
+            assert MARK not in response.content.decode()
 
 
 def test_bulk_assign_of_leads_out_of_reach_changes_nothing(world):
