@@ -7,7 +7,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from crm import search
 from crm.web import is_htmx
@@ -62,7 +62,9 @@ def search_page(request):
     elif q and not results:
         status = _("No records match “%(query)s”.") % {"query": q}
     elif q:
-        status = _("%(count)d records found.") % {"count": len(results)}
+        status = ngettext("%(count)d record found.", "%(count)d records found.", len(results)) % {
+            "count": len(results)
+        }
     else:
         status = ""
     context = {

@@ -3,7 +3,8 @@
  * The input is an ARIA combobox over the #search-listbox: typing asks /search/?q= for the
  * options fragment (records and commands); ArrowDown/ArrowUp move aria-activedescendant,
  * Enter opens the active option (with none active, Enter submits to the full results page),
- * Esc closes the dialog and app.js returns focus to where it was.
+ * Esc closes the dialog and app.js returns focus to where it was. Keys pressed while the options
+ * for the typed text are on their way wait for them (never a stale option).
  */
 (function () {
   "use strict";
@@ -13,11 +14,13 @@
   var input = document.getElementById("search-input");
   var listbox = document.getElementById("search-listbox");
   var status = document.getElementById("search-status");
-  var url = dialog.querySelector("[data-search-form]").getAttribute("action");
+  var form = dialog.querySelector("[data-search-form]");
+  var url = form.getAttribute("action");
   var active = -1;
   var timer = null;
   var controller = null;
   var latest = null;
+  var pending = null; // {moves, enter}: keys pressed before the latest options arrived
 
   function options() {
     return listbox.querySelectorAll('[role="option"]');
@@ -46,12 +49,28 @@
     input.setAttribute("aria-expanded", options().length ? "true" : "false");
     status.textContent = note ? note.textContent.trim() : "";
     setActive(-1);
+    var keys = pending;
+    pending = null;
+    if (!keys) return;
+    var count = options().length;
+    if (keys.moves && count) {
+      setActive((((keys.moves > 0 ? keys.moves - 1 : keys.moves) % count) + count) % count);
+    }
+    if (keys.enter) choose();
+  }
+
+  function choose() {
+    var items = options();
+    if (active >= 0 && items[active]) go(items[active]);
+    else if (form.requestSubmit) form.requestSubmit();
+    else form.submit();
   }
 
   function load(query) {
     if (controller) controller.abort();
     controller = typeof AbortController === "function" ? new AbortController() : null;
     latest = query;
+    pending = pending || { moves: 0, enter: false };
     fetch(url + "?q=" + encodeURIComponent(query), {
       headers: { "HX-Request": "true" },
       credentials: "same-origin",
@@ -66,6 +85,7 @@
       })
       .catch(function (error) {
         if (error && error.name === "AbortError") return;
+        pending = null;
         status.textContent = document.body.getAttribute("data-error-message") || "";
       });
   }
@@ -117,6 +137,8 @@
 
   input.addEventListener("input", function () {
     window.clearTimeout(timer);
+    setActive(-1);
+    pending = pending || { moves: 0, enter: false };
     timer = window.setTimeout(function () {
       load(input.value.trim());
     }, 150);
@@ -124,7 +146,14 @@
 
   input.addEventListener("keydown", function (event) {
     var items = options();
-    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    var arrow = event.key === "ArrowDown" || event.key === "ArrowUp";
+    if (pending && (arrow || event.key === "Enter")) {
+      event.preventDefault();
+      if (event.key === "Enter") pending.enter = true;
+      else pending.moves += event.key === "ArrowDown" ? 1 : -1;
+      return;
+    }
+    if (arrow) {
       event.preventDefault();
       if (!items.length) return;
       if (event.key === "ArrowDown") setActive(active < items.length - 1 ? active + 1 : 0);

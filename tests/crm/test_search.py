@@ -20,6 +20,9 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/search/"
+ONLY_POSTGRES = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="Postgres only (the embedded SQLite mode differs)"
+)
 
 
 def found(user, q, **kwargs) -> set[tuple[str, int]]:
@@ -86,7 +89,16 @@ def test_a_query_with_letters_is_not_a_phone(rep, spaniard):
 
 
 @pytest.mark.parametrize(
-    "q", ["luc", "LUCÍA", "fernán", "lucía fernández", "acme ib", "lucia@acme", "acme.example"]
+    "q",
+    [
+        "luc",
+        pytest.param("LUCÍA", marks=ONLY_POSTGRES),  # SQLite folds the case of ASCII only
+        "fernán",
+        "lucía fernández",
+        "acme ib",
+        "lucia@acme",
+        "acme.example",
+    ],
 )
 def test_a_lead_by_part_of_its_name_company_or_email(rep, spaniard, q):
     lead, _contact = spaniard
@@ -265,7 +277,7 @@ def test_no_query_for_a_query_too_short(rep, django_assert_num_queries):
         assert global_search(user=rep, q="a") == []
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes are Postgres-only")
+@ONLY_POSTGRES  # trigram indexes are Postgres-only
 @pytest.mark.parametrize(
     ("kind", "q", "index"),
     [
