@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from crm import api, api_search
+from crm import api, api_activity, api_search
 from crm.api_bulk import (
     ContactBulkView,
     LeadBulkView,
@@ -22,6 +22,7 @@ router.register("saved-views", SavedViewViewSet, basename="api-saved-view")
 
 urlpatterns = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
+    path("activities/", api_activity.ActivityLogView.as_view(), name="api-activity-log"),
     # Bulk actions (before the routers: "bulk" would otherwise read as a record id).
     path("leads/bulk/", LeadBulkView.as_view(), name="api-lead-bulk"),
     path("contacts/bulk/", ContactBulkView.as_view(), name="api-contact-bulk"),

@@ -245,6 +245,15 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["owner", "done", "due_on"]),
             models.Index(fields=["due_on"]),
+            # The next activity of a record (crm/activity.py): its open tasks by due date.
+            *(
+                models.Index(
+                    fields=[name, "due_on"],
+                    condition=Q(done=False, archived_at__isnull=True, **{f"{name}__isnull": False}),
+                    name=f"task_open_{name}_due_idx",
+                )
+                for name in ("lead", "contact", "opportunity")
+            ),
         ]
 
     def __str__(self):
@@ -368,6 +377,13 @@ class Event(models.Model):
                 "opportunity",
                 "subject_user",
                 "team",
+            )
+        ] + [
+            # The latest logged call or note of a deal (its "last activity": rotting).
+            models.Index(
+                fields=["opportunity", "at"],
+                condition=Q(kind="activity_logged", opportunity__isnull=False),
+                name="event_opp_logged_idx",
             )
         ]
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from crm import views, views_search
+from crm import views, views_activity, views_search
 from crm.views_archive import record_restore, settings_archive
 from crm.views_bulk import bulk_action
 from crm.views_saved import saved_view_create, saved_view_delete
@@ -38,6 +38,13 @@ urlpatterns = [
     path("tasks/<int:pk>/archive/", views.task_archive, name="task-archive"),
     path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
     path("tasks/<int:pk>/reopen/", views.task_reopen, name="task-reopen"),
+    # log a call or note and schedule the next task (issue #9)
+    path("activity/<slug:model>/<int:pk>/log/", views_activity.log, name="activity-log"),
+    path(
+        "activity/opportunity/<int:pk>/next-task/",
+        views_activity.schedule_next,
+        name="activity-schedule-next",
+    ),
     path("reports/", views.report_list, name="report-list"),
     path("search/", views_search.search_page, name="search"),
     # settings (admins only)

@@ -457,10 +457,15 @@ def task_archive(request, pk):
 
 
 def _task_toggle(request, pk, *, done: bool) -> HttpResponse:
+    from crm.views_activity import after_complete
+
     task = _visible_task(request, pk)
+    schedule_form = None
     if done:
         task = services.task_complete(actor=request.user, task=task)
         message = _("Task “%(name)s” marked as done.") % {"name": task.title}
+        # The last open task of a deal: ask for the next one (issue #9).
+        schedule_form = after_complete(request, task)
     else:
         task = services.task_reopen(actor=request.user, task=task)
         message = _("Task “%(name)s” reopened.") % {"name": task.title}
@@ -473,6 +478,7 @@ def _task_toggle(request, pk, *, done: bool) -> HttpResponse:
                 "task": task,
                 "today": timezone.localdate(),
                 "swapped": True,
+                "schedule_form": schedule_form,
                 "ratings": rating_choices() if task.can_classify else [],
                 "agenda_url": safe_next(request, reverse("home")),
             },

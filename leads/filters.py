@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.activity import NextActivity, next_activity_filter
 from crm.filters import IdFilter, SearchFilterSet
 from leads.models import Lead, LeadStatus
 
@@ -26,6 +27,9 @@ class LeadFilter(SearchFilterSet):
     score_max = df.NumberFilter(field_name="score", lookup_expr="lte", label=_("Score at most"))
     created_after = df.DateFilter(method="filter_created", label=_("Created on or after"))
     created_before = df.DateFilter(method="filter_created", label=_("Created on or before"))
+    next_activity = df.ChoiceFilter(
+        choices=NextActivity.choices, method="filter_next_activity", label=_("Next activity")
+    )
     sort = df.OrderingFilter(
         fields=(
             ("last_name", "name"),
@@ -53,7 +57,11 @@ class LeadFilter(SearchFilterSet):
             "score_max",
             "created_after",
             "created_before",
+            "next_activity",
         ]
+
+    def filter_next_activity(self, queryset, name, value):
+        return queryset.filter(*next_activity_filter("lead", value))
 
     def filter_created(self, queryset, name, value):
         """A local-day boundary as a datetime range, so the created_at index is used."""

@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from crm import selectors as crm_selectors
+from crm.activity import with_next_activity
 from crm.web import (
     after_edit,
     archive_page,
@@ -72,7 +73,11 @@ def _disqualify_form(data=None) -> DisqualifyForm:
 
 @login_required
 def lead_list(request):
-    fs = bind_filterset(request, LeadFilter, selectors.lead_list(user=request.user))
+    # The next-activity badge: annotated in SQL (crm/activity.py), not computed per row.
+    leads = with_next_activity(
+        selectors.lead_list(user=request.user), field="lead", user=request.user
+    )
+    fs = bind_filterset(request, LeadFilter, leads)
     fields = fs.form.fields
     fields["status"].empty_label = _("Any")
     fields["status"].choices = list(fields["status"].choices)
@@ -112,6 +117,7 @@ def lead_list(request):
             (_("Revisit on"), "revisit"),
             (_("Source"), None),
             (_("Owner"), None),
+            (_("Next activity"), None),
             (_("Created"), "created"),
         ],
         default_sort="-created",

@@ -208,7 +208,7 @@ class StageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Stage
-        fields = ["id", "name", "order", "probability", "archived", "usage_count"]
+        fields = ["id", "name", "order", "probability", "rot_days", "archived", "usage_count"]
         read_only_fields = ["id", "order"]
 
 

@@ -1,6 +1,7 @@
 import django_filters as df
 from django.utils.translation import gettext_lazy as _
 
+from crm.activity import NextActivity, next_activity_filter
 from crm.filters import IdFilter, SearchFilterSet
 from opportunities.models import Opportunity, OpportunityStatus
 
@@ -21,6 +22,10 @@ class OpportunityFilter(SearchFilterSet):
     closed_before = df.DateFilter(
         field_name="closed_at", lookup_expr="date__lte", label=_("Closed on or before")
     )
+    next_activity = df.ChoiceFilter(
+        choices=NextActivity.choices, method="filter_next_activity", label=_("Next activity")
+    )
+    rotting = df.BooleanFilter(method="filter_rotting", label=_("Rotting"))
     sort = df.OrderingFilter(
         fields=(
             ("name", "name"),
@@ -34,4 +39,22 @@ class OpportunityFilter(SearchFilterSet):
 
     class Meta:
         model = Opportunity
-        fields = ["q", "stage", "owner", "contact", "status", "win_reason", "loss_reason"]
+        fields = [
+            "q",
+            "stage",
+            "owner",
+            "contact",
+            "status",
+            "win_reason",
+            "loss_reason",
+            "next_activity",
+            "rotting",
+        ]
+
+    def filter_next_activity(self, queryset, name, value):
+        return queryset.filter(*next_activity_filter("opportunity", value))
+
+    def filter_rotting(self, queryset, name, value):
+        from opportunities.selectors import with_rotting
+
+        return with_rotting(queryset).filter(is_rotting=value)

@@ -32,11 +32,23 @@ class StageForm(ServiceForm):
         max_value=100,
         initial=0,
     )
+    rot_days = forms.IntegerField(
+        label=_("Rots after (days)"),
+        min_value=1,
+        max_value=3650,
+        required=False,
+        help_text=_("Empty: deals in this stage never rot."),
+    )
 
     def __init__(self, *args, instance: Stage | None = None, **kwargs):
         if instance is not None:
             kwargs.setdefault(
-                "initial", {"name": instance.name, "probability": instance.probability}
+                "initial",
+                {
+                    "name": instance.name,
+                    "probability": instance.probability,
+                    "rot_days": instance.rot_days,
+                },
             )
         super().__init__(*args, **kwargs)
 

@@ -31,6 +31,14 @@ class Stage(AdminListItem):
     probability = models.PositiveSmallIntegerField(
         _("probability (%)"), default=0, validators=[MaxValueValidator(100)]
     )
+    #: An open deal in this stage "rots" after this many idle days with nothing scheduled.
+    rot_days = models.PositiveSmallIntegerField(
+        _("rots after (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("Empty: deals in this stage never rot."),
+    )
 
     class Meta(AdminListItem.Meta):
         verbose_name = _("stage")

@@ -6,13 +6,31 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Window
-from django.db.models.functions import RowNumber, TruncMonth
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Greatest, RowNumber, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import access
-from crm.models import User
+from crm.activity import ACTIVITY_LOGGED, open_tasks, with_next_activity
+from crm.models import Event, Task, User
 from opportunities.models import (
     LossReason,
     Opportunity,
@@ -35,6 +53,98 @@ def opportunity_list(*, user: User) -> QuerySet[Opportunity]:
 def opportunity_get(*, user: User, pk: int) -> Opportunity:
     """The opportunity if visible; raises ``Opportunity.DoesNotExist`` otherwise (→ 404)."""
     return opportunity_list(user=user).get(pk=pk)
+
+
+# --- next activity and rotting (issue #9) --------------------------------------------------------
+
+
+def with_activity(qs: QuerySet[Opportunity], *, user: User, now: dt.datetime | None = None):
+    """``qs`` annotated with its next activity (``crm.activity.with_next_activity``), its
+    ``last_activity_at`` and ``is_rotting``, all in SQL.
+
+    Last activity: the latest of entering its stage, completing one of its tasks and logging a
+    call or note about it. A deal rots when it is open, its stage has ``rot_days``, its last
+    activity is older than that many days and no open task of it is due today or later (a deal
+    with something scheduled never rots, even if it is overdue elsewhere)."""
+    return with_rotting(with_next_activity(qs, field="opportunity", user=user), now=now)
+
+
+def with_rotting(qs: QuerySet[Opportunity], *, now: dt.datetime | None = None) -> QuerySet:
+    """``last_activity_at`` and ``is_rotting`` (see ``with_activity``); ``?rotting=`` uses it."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    entered = F("stage_entered_at")
+    last_done = (
+        Task.objects.filter(opportunity_id=OuterRef("pk"), done=True, completed_at__isnull=False)
+        .order_by("-completed_at")
+        .values("completed_at")[:1]
+    )
+    last_logged = (
+        Event.objects.filter(opportunity_id=OuterRef("pk"), kind=ACTIVITY_LOGGED)
+        .order_by("-at")
+        .values("at")[:1]
+    )
+    qs = qs.annotate(
+        last_activity_at=Greatest(
+            entered,
+            Coalesce(Subquery(last_done), entered),
+            Coalesce(Subquery(last_logged), entered),
+            output_field=DateTimeField(),
+        )
+    )
+    return qs.annotate(is_rotting=rotting_condition(now=now, today=today))
+
+
+def rotting_condition(*, now: dt.datetime, today: dt.date) -> Case:
+    """The rotting rule as an SQL boolean (needs the ``last_activity_at`` annotation)."""
+    rot_after = ExpressionWrapper(
+        F("stage__rot_days") * Value(dt.timedelta(days=1)), output_field=DurationField()
+    )
+    cutoff = ExpressionWrapper(Value(now) - rot_after, output_field=DateTimeField())
+    return Case(
+        When(
+            Q(status=OpportunityStatus.OPEN, stage__rot_days__isnull=False)
+            & Q(last_activity_at__lt=cutoff)
+            & ~Q(Exists(open_tasks("opportunity").filter(due_on__gte=today))),
+            then=Value(True),
+        ),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
+def attach_activity(opportunities, *, user: User, now: dt.datetime | None = None) -> list:
+    """Next activity and rotting for a page of loaded deals: one query whatever their number.
+    Sets ``next_task_*``, ``last_activity_at``, ``is_rotting`` and ``idle_days``."""
+    now = now or timezone.now()
+    opportunities = list(opportunities)
+    if not opportunities:
+        return opportunities
+    rows = {
+        row[0]: row[1:]
+        for row in with_activity(
+            Opportunity.objects.filter(pk__in=[o.pk for o in opportunities]).order_by(),
+            user=user,
+            now=now,
+        ).values_list(
+            "pk",
+            "next_task_due",
+            "next_task_id",
+            "next_task_title",
+            "last_activity_at",
+            "is_rotting",
+        )
+    }
+    for opp in opportunities:
+        (
+            opp.next_task_due,
+            opp.next_task_id,
+            opp.next_task_title,
+            opp.last_activity_at,
+            opp.is_rotting,
+        ) = rows.get(opp.pk, (None, None, None, None, False))
+        opp.idle_days = (now - opp.last_activity_at).days if opp.last_activity_at else None
+    return opportunities
 
 
 def stage_list(*, include_archived: bool = False) -> QuerySet[Stage]:
@@ -126,9 +236,11 @@ def opportunity_board(
         )
         for s in stages
     }
-    for opp in cards.select_related("owner", "contact").order_by(
-        "stage_id", "-stage_entered_at", "-id"
-    ):
+    cards = attach_activity(
+        cards.select_related("owner", "contact").order_by("stage_id", "-stage_entered_at", "-id"),
+        user=user,
+    )
+    for opp in cards:
         if opp.stage_id in columns:
             columns[opp.stage_id].cards.append(opp)
     return list(columns.values())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import weakref
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -181,7 +182,9 @@ def _active_flags_refresh(stage_ids: set[int]) -> None:
 
 
 @transaction.atomic
-def stage_create(*, actor: User, name: str, probability: int = 0) -> Stage:
+def stage_create(
+    *, actor: User, name: str, probability: int = 0, rot_days: int | None = None
+) -> Stage:
     _require_admin(actor)
     return list_item_create(
         actor=actor,
@@ -190,12 +193,22 @@ def stage_create(*, actor: User, name: str, probability: int = 0) -> Stage:
         key="stage",
         name=name,
         probability=probability,
+        rot_days=rot_days,
     )
+
+
+#: "Not given" for ``stage_update``'s ``rot_days``, where ``None`` means "never rots".
+UNCHANGED: Any = object()
 
 
 @transaction.atomic
 def stage_update(
-    *, actor: User, stage: Stage, name: str | None = None, probability: int | None = None
+    *,
+    actor: User,
+    stage: Stage,
+    name: str | None = None,
+    probability: int | None = None,
+    rot_days: int | None = UNCHANGED,
 ) -> Stage:
     _require_admin(actor)
     fields = {}
@@ -203,6 +216,8 @@ def stage_update(
         fields["name"] = name.strip()
     if probability is not None:
         fields["probability"] = probability
+    if rot_days is not UNCHANGED:
+        fields["rot_days"] = rot_days
     changes = _apply(stage, fields)
     if changes:
         _clean(stage)

@@ -134,7 +134,9 @@ def opportunity_list(request):
     else:
         del fields["contact"]
     page_obj = paginate(request, fs.qs)
-    page_obj.object_list = _annotate_in_stage(page_obj.object_list)
+    page_obj.object_list = selectors.attach_activity(
+        _annotate_in_stage(page_obj.object_list), user=request.user
+    )
     without_contact = request.GET.copy()
     without_contact.pop("contact", None)
     without_contact.pop("page", None)
@@ -153,6 +155,7 @@ def opportunity_list(request):
                 (_("Amount"), "amount"),
                 (_("Owner"), None),
                 (_("Time in stage"), "in_stage"),
+                (_("Next activity"), None),
                 (_("Closed"), "closed"),
                 (_("Created"), "created"),
             ],

@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from crm.web import admin_required, announce, is_htmx, move_in_order, run_service
@@ -139,6 +139,7 @@ def stage_create(request):
             actor=request.user,
             name=form.cleaned_data["name"],
             probability=form.cleaned_data["probability"],
+            rot_days=form.cleaned_data["rot_days"],
         ),
     )
     if stage is None:
@@ -152,6 +153,7 @@ def stage_create(request):
 def stage_edit(request, pk):
     stage = _stage(pk)
     old_name, old_display, old_probability = stage.name, stage.display_name, stage.probability
+    old_rot_days = stage.rot_days
     form = StageForm(request.POST, instance=stage, auto_id=f"stage-{stage.pk}-%s")
     saved = run_service(
         form,
@@ -160,13 +162,28 @@ def stage_edit(request, pk):
             stage=stage,
             name=form.cleaned_data["name"],
             probability=form.cleaned_data["probability"],
+            rot_days=form.cleaned_data["rot_days"],
         ),
     )
     if saved is None:
         return _render_pipeline(request, edit=(stage.pk, form))
     renamed = saved.name != old_name
-    if not renamed and saved.probability == old_probability:
+    if not renamed and saved.probability == old_probability and saved.rot_days == old_rot_days:
         messages.info(request, _("Nothing changed."))
+    elif not renamed and saved.probability == old_probability:
+        messages.success(
+            request,
+            (
+                ngettext(
+                    "Stage “%(name)s” saved: its deals rot after %(days)s idle day.",
+                    "Stage “%(name)s” saved: its deals rot after %(days)s idle days.",
+                    saved.rot_days,
+                )
+                if saved.rot_days
+                else _("Stage “%(name)s” saved: its deals never rot.")
+            )
+            % {"name": saved.display_name, "days": saved.rot_days},
+        )
     elif renamed and saved.probability == old_probability:
         messages.success(
             request,

@@ -4,6 +4,7 @@
  * - htmx results ("Saved") and failures are announced in the #messages aria-live region.
  * - Esc closes an open dropdown <details> and puts focus back on its <summary>.
  * - The agenda's "How did it go?" dialog closes when its task is done and focus moves on.
+ * - The "Log activity" dialog closes once saved.
  */
 (function () {
   "use strict";
@@ -101,6 +102,14 @@
         return bad;
       });
     }
+  });
+
+  // "Log activity" (issue #9): saved, so the dialog closes (focus goes back to its button); the
+  // tasks, the history and the next-activity badge were swapped in by htmx (hx-select-oob).
+  document.addEventListener("crm:activity-logged", function () {
+    document.querySelectorAll("dialog[data-log-dialog][open]").forEach(function (dialog) {
+      dialog.close();
+    });
   });
 
   document.addEventListener("keydown", function (event) {

@@ -112,6 +112,7 @@ ENROLLMENT = ("enrollment",)
 CONFIG = NoRecord("admin-maintained list or setting, the same for everyone")
 
 ROUTES: dict[str, object] = {
+    "/api/v1/activities/": RecordInBody("lead, contact or opportunity id"),
     "/api/v1/accounts/": Listing(Account, ("account",)),
     "/api/v1/accounts/{pk}/": Detail(Account, ("account",)),
     "/api/v1/auth/token/": NoRecord("authentication"),
