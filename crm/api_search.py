@@ -17,7 +17,7 @@ class SearchQuerySerializer(serializers.Serializer):
         max_length=search.MAX_QUERY_LENGTH,
         help_text=_(
             "Part of a name, company or e-mail, or a phone number in any format (digits are "
-            "compared). Shorter than 2 characters: no results."
+            "compared). Shorter than 3 characters: no results."
         ),
     )
     limit = serializers.IntegerField(

@@ -14,9 +14,10 @@ plain scans (``LIKE`` is case-insensitive there; phone digits drop the usual sep
 
 Phones: the digits of the query are looked for in the digits of the phones, so "600112233",
 "600 11 22 33" and "+34-600-11" all find "+34 600 11 22 33". Only when that finds nothing at all,
-a query of ``MIN_GAPPED_DIGITS`` digits or more is tried once more with gaps allowed between its
-digits ("611 22": a 6, then 1, 1, 2, 2, in that order), the way one half-remembers a number: that
-second pass has no trigram to use (it reads every live phone), which is why it is only a fallback.
+a query typed in groups with ``MIN_GAPPED_DIGITS`` digits or more is tried once more with gaps
+allowed between its digits ("611 22": a 6, then 1, 1, 2, 2, in that order; issue #9 asks for that
+one), the way one half-remembers a number. That second pass has no trigram to use (it reads every
+live phone of leads and contacts, with a plain regular expression), hence only a fallback.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from django.utils.translation import gettext_noop as N_
 from crm import access
 from crm.models import Contact
 
-#: Shorter queries find nothing (two characters already match too much to be useful).
-MIN_QUERY_LENGTH = 2
+#: Shorter queries find no records (commands only): a trigram index cannot serve fewer than three
+#: characters, so two would read every row, and match too much to be useful anyway.
+MIN_QUERY_LENGTH = 3
 #: A phone search needs this many digits: fewer have no trigram and would scan every phone.
 MIN_PHONE_DIGITS = 3
-#: When nothing matches exactly, a phone query of this many digits also finds the phones that hold
-#: its digits in order with others between ("611 22" finds "+34 600 11 22 33").
+#: When nothing matches exactly, a phone query typed in groups ("611 22") with this many digits
+#: also finds the phones that hold its digits in order with others between.
 MIN_GAPPED_DIGITS = 5
 #: Longer queries are refused by the API (400) and the page (an error message).
 MAX_QUERY_LENGTH = 100
@@ -110,10 +112,9 @@ def _union(*parts: QuerySet) -> QuerySet:
     return first.union(*rest) if rest else first
 
 
-def _phone_match(digits: str, gapped: bool) -> Q:
-    if gapped:
-        return Q(_digits__regex=".*".join(digits))
-    return Q(_digits__contains=digits)
+def gapped_digits(q: str, digits: str) -> bool:
+    """Whether ``q`` may get the gapped pass: typed in groups ("611 22"), enough digits."""
+    return len(digits) >= MIN_GAPPED_DIGITS and len(re.findall(r"\d+", q)) >= 2
 
 
 def _name_and_phone_ids(
@@ -126,9 +127,11 @@ def _name_and_phone_ids(
     parts = []
     if not gapped:
         parts.append(_ids(live.annotate(_hay=Haystack(*fields)).filter(_hay__icontains=q)))
-    if digits:
+    if digits and gapped:  # the digits in order, anything between: no need to strip the phone
+        parts.append(_ids(live.exclude(phone="").filter(phone__regex=".*".join(digits))))
+    elif digits:
         phones = live.exclude(phone="").annotate(_digits=PhoneDigits("phone"))
-        parts.append(_ids(phones.filter(_phone_match(digits, gapped))))
+        parts.append(_ids(phones.filter(_digits__contains=digits)))
     return parts
 
 
@@ -232,14 +235,14 @@ def _accounts(user, q: str, limit: int) -> list[SearchResult]:
     ]
 
 
-def _opportunities(user, q: str, digits: str, limit: int, gapped: bool) -> list[SearchResult]:
+def _opportunities(user, q: str, digits: str, limit: int) -> list[SearchResult]:
     """Deals by name, or by their contact (name, e-mail, phone, company) when the user sees it."""
     from opportunities.models import Opportunity
 
     live = Opportunity.objects.filter(archived_at__isnull=True)
-    contacts = access.visible_contacts(user).filter(pk__in=_contact_ids(user, q, digits, gapped))
+    contacts = access.visible_contacts(user).filter(pk__in=_contact_ids(user, q, digits, False))
     by_contact = _ids(live.filter(contact_id__in=_ids(contacts)))
-    ids = by_contact if gapped else _union(_ids(live.filter(name__icontains=q)), by_contact)
+    ids = _union(_ids(live.filter(name__icontains=q)), by_contact)
     rows = (
         access.visible_opportunities(user)
         .filter(pk__in=ids)
@@ -263,7 +266,8 @@ def global_search(*, user, q: str, limit_per_kind: int = 5) -> list[SearchResult
     """The records ``user`` may see that match ``q``: leads, contacts, accounts, opportunities
     (in that order; in each kind, names starting with the query first).
 
-    One query per kind (twice that when a phone query falls back to its gapped pass). Nothing for
+    One query per kind (plus one for leads and one for contacts when a phone query falls back to
+    its gapped pass, which leaves opportunities and accounts out). Nothing for
     a query shorter than ``MIN_QUERY_LENGTH`` or longer than ``MAX_QUERY_LENGTH``, or for a user
     who is not signed in.
     """
@@ -278,15 +282,11 @@ def global_search(*, user, q: str, limit_per_kind: int = 5) -> list[SearchResult
         *_leads(user, q, digits, limit, False),
         *_contacts(user, q, digits, limit, False),
         *_accounts(user, q, limit),
-        *_opportunities(user, q, digits, limit, False),
+        *_opportunities(user, q, digits, limit),
     ]
-    if found or len(digits) < MIN_GAPPED_DIGITS:
+    if found or not gapped_digits(q, digits):
         return found
-    return [
-        *_leads(user, q, digits, limit, True),
-        *_contacts(user, q, digits, limit, True),
-        *_opportunities(user, q, digits, limit, True),
-    ]
+    return [*_leads(user, q, digits, limit, True), *_contacts(user, q, digits, limit, True)]
 
 
 # --- commands ------------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ def test_too_few_digits_for_a_phone_or_for_a_gapped_one(rep, spaniard):
     assert found(rep, "60") == set()  # two digits are no phone (and no name has them)
     assert found(rep, "6 0 1 3") == set()  # not in a row, and four digits are too few for gaps
     assert found(rep, "9 9 9 9 9") == set()  # gapped, but no phone has them
+    assert found(rep, "60133") == set()  # five digits, but typed in one group: no gaps
 
 
 def test_a_query_with_letters_is_not_a_phone(rep, spaniard):
@@ -168,16 +169,19 @@ def test_archived_records_are_not_found(rep):
     assert found(rep, "archivado") == set()
 
 
-@pytest.mark.parametrize("q", ["", " ", "a", "  b  ", "x" * 101, "a\x00b", "%", "_%", "\\"])
+@pytest.mark.parametrize("q", ["", " ", "a", "  b  ", "ab", "x" * 101, "a\x00bc", "%", "_%", "\\"])
 def test_short_huge_or_odd_queries_find_nothing(rep, q):
     LeadFactory(owner=rep, first_name="a%_\\", last_name="b")
     assert global_search(user=rep, q=q) == []
 
 
 def test_like_wildcards_are_literal(rep):
-    LeadFactory(owner=rep, first_name="Plain", last_name="Name", company="", email="")
-    assert found(rep, "%%") == set()
+    plain = LeadFactory(owner=rep, first_name="Plain", last_name="Name", company="", email="")
+    odd = LeadFactory(owner=rep, first_name="Half", last_name="50%_off", company="", email="")
+    assert found(rep, "%%%") == set()
     assert found(rep, "P_ain") == set()
+    assert found(rep, "0%_") == {("lead", odd.pk)}
+    assert found(rep, "plain") == {("lead", plain.pk)}
 
 
 # --- visibility -----------------------------------------------------------------------------------
@@ -267,7 +271,7 @@ def test_one_query_per_kind_whatever_the_size(rep, admin, django_assert_num_quer
             with django_assert_num_queries(4):
                 rows = global_search(user=user, q=q)
             assert _kinds(rows) == kinds, (user, q)
-        with django_assert_num_queries(4 + 3):  # nothing exact: the gapped pass (no accounts)
+        with django_assert_num_queries(4 + 2):  # nothing exact: the gapped pass (leads, contacts)
             rows = global_search(user=user, q="6 1 2 3 4")
         assert _kinds(rows) == {"lead": n}
 
@@ -388,7 +392,7 @@ def test_search_page_bad_input_is_an_error_message_not_a_500(rep_client, q):
 
 def test_search_page_short_query_says_so(rep_client):
     response = rep_client.get(reverse("search"), {"q": "a"})
-    assert "Type at least 2 characters" in response.content.decode()
+    assert "Type at least 3 characters" in response.content.decode()
 
 
 def test_search_fragment_options_and_commands(rep_client, spaniard):
