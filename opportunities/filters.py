@@ -55,6 +55,7 @@ class OpportunityFilter(SearchFilterSet):
         return queryset.filter(*next_activity_filter("opportunity", value))
 
     def filter_rotting(self, queryset, name, value):
-        from opportunities.selectors import with_rotting
+        from opportunities.selectors import rotting_q
 
-        return with_rotting(queryset).filter(is_rotting=value)
+        rotting = rotting_q()
+        return queryset.filter(rotting) if value else queryset.exclude(rotting)

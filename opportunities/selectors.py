@@ -70,9 +70,8 @@ def with_activity(qs: QuerySet[Opportunity], *, user: User, now: dt.datetime | N
 
 
 def with_rotting(qs: QuerySet[Opportunity], *, now: dt.datetime | None = None) -> QuerySet:
-    """``last_activity_at`` and ``is_rotting`` (see ``with_activity``); ``?rotting=`` uses it."""
+    """``last_activity_at`` and ``is_rotting`` (see ``with_activity``) for showing them."""
     now = now or timezone.now()
-    today = timezone.localdate(now)
     entered = F("stage_entered_at")
     last_done = (
         Task.objects.filter(opportunity_id=OuterRef("pk"), done=True, completed_at__isnull=False)
@@ -92,24 +91,49 @@ def with_rotting(qs: QuerySet[Opportunity], *, now: dt.datetime | None = None) -
             output_field=DateTimeField(),
         )
     )
-    return qs.annotate(is_rotting=rotting_condition(now=now, today=today))
-
-
-def rotting_condition(*, now: dt.datetime, today: dt.date) -> Case:
-    """The rotting rule as an SQL boolean (needs the ``last_activity_at`` annotation)."""
-    rot_after = ExpressionWrapper(
-        F("stage__rot_days") * Value(dt.timedelta(days=1)), output_field=DurationField()
+    return qs.annotate(
+        is_rotting=Case(
+            When(rotting_q(now=now), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
     )
-    cutoff = ExpressionWrapper(Value(now) - rot_after, output_field=DateTimeField())
-    return Case(
-        When(
-            Q(status=OpportunityStatus.OPEN, stage__rot_days__isnull=False)
-            & Q(last_activity_at__lt=cutoff)
-            & ~Q(Exists(open_tasks("opportunity").filter(due_on__gte=today))),
-            then=Value(True),
+
+
+def rotting_q(*, now: dt.datetime | None = None) -> Q:
+    """The rotting rule as a WHERE condition (``?rotting=``): open, the stage has ``rot_days``,
+    entered it, completed no task and logged nothing since ``now - rot_days``, and nothing open
+    due today or later. Cheap column tests first; each ``NOT EXISTS`` is an index probe
+    (task_open_opportunity_due_idx, the task FK index, event_opp_logged_idx)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    cutoff = ExpressionWrapper(
+        Value(now)
+        - ExpressionWrapper(
+            F("stage__rot_days") * Value(dt.timedelta(days=1)), output_field=DurationField()
         ),
-        default=Value(False),
-        output_field=BooleanField(),
+        output_field=DateTimeField(),
+    )
+    outer_cutoff = ExpressionWrapper(
+        Value(now)
+        - ExpressionWrapper(
+            OuterRef("stage__rot_days") * Value(dt.timedelta(days=1)),
+            output_field=DurationField(),
+        ),
+        output_field=DateTimeField(),
+    )
+    done_since = Task.objects.filter(
+        opportunity_id=OuterRef("pk"), done=True, completed_at__gte=outer_cutoff
+    )
+    logged_since = Event.objects.filter(
+        opportunity_id=OuterRef("pk"), kind=ACTIVITY_LOGGED, at__gte=outer_cutoff
+    )
+    return (
+        Q(status=OpportunityStatus.OPEN, stage__rot_days__isnull=False)
+        & Q(stage_entered_at__lt=cutoff)
+        & ~Q(Exists(open_tasks("opportunity").filter(due_on__gte=today)))
+        & ~Q(Exists(done_since))
+        & ~Q(Exists(logged_since))
     )
 
 
