@@ -4,8 +4,13 @@ e-mail or phone, within what the user may see; plus the commands the search box 
 One query per kind, each built on the visibility querysets of ``crm.access`` (the one place that
 decides who sees what), so a record out of reach is never found.
 
-How it stays indexed on Postgres (``crm/migrations/0006_search_trigram.py``): every text match is
-``UPPER(<haystack>) LIKE UPPER('%q%')`` and every phone match ``<digits of phone> LIKE '%123%'``,
+Accents do not matter ("fernandez", "FERNÁNDEZ" and "Fernández" find each other): both the query
+and the text searched are folded (``fold``: "á" → "a", "ñ" → "n"…), in SQL by ``TRANSLATE`` on
+Postgres and by the same Python function registered on SQLite.
+
+How it stays indexed on Postgres (``crm/migrations/0007_search_trigram.py`` and
+``0009_search_accents.py``): every text match is ``UPPER(TRANSLATE(<haystack>, …)) LIKE
+UPPER('%q%')`` and every phone match ``<digits of phone> LIKE '%123%'``,
 and the expressions below compile to exactly the expressions of the trigram (``gin_trgm_ops``)
 indexes of that migration: change one, change the other (``tests/crm/test_search.py`` checks the
 plans use them). Those indexes are partial (``archived_at IS NULL``, and ``phone <> ''`` for
@@ -25,8 +30,9 @@ from __future__ import annotations
 import re
 from typing import TypedDict
 
-from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, QuerySet, Value, When
 from django.db.models.fields import CharField
+from django.db.models.lookups import IStartsWith
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as N_
@@ -58,6 +64,38 @@ class SearchResult(TypedDict):
     title: str
     subtitle: str
     url: str
+
+
+#: Accented letters and what they fold to (same length: one letter for one letter).
+ACCENTED = "áàâäãåÁÀÂÄÃÅéèêëÉÈÊËíìîïÍÌÎÏóòôöõÓÒÔÖÕúùûüÚÙÛÜçÇñÑýÿÝ"
+PLAIN = "aaaaaaAAAAAAeeeeEEEEiiiiIIIIoooooOOOOOuuuuUUUUcCnNyyY"
+_FOLD = str.maketrans(ACCENTED, PLAIN)
+
+
+def fold(text: str) -> str:
+    """ "Lucía Núñez" → "Lucia Nunez": what the search compares."""
+    return text.translate(_FOLD) if isinstance(text, str) else text
+
+
+class Fold(Func):
+    """``fold`` in SQL: ``TRANSLATE(x, 'á…', 'a…')`` on Postgres (immutable, so indexable); on
+    SQLite a ``crm_fold`` function registered on the connection; elsewhere unchanged."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = f"TRANSLATE(%(expressions)s, '{ACCENTED}', '{PLAIN}')"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        connection.ensure_connection()
+        connection.connection.create_function("crm_fold", 1, fold, deterministic=True)
+        return self.as_sql(compiler, connection, template="crm_fold(%(expressions)s)")
+
+    def as_sql(self, compiler, connection, template=None, **extra_context):
+        return super().as_sql(
+            compiler, connection, template=template or "%(expressions)s", **extra_context
+        )
 
 
 class Haystack(Func):
@@ -126,7 +164,7 @@ def _name_and_phone_ids(
     live = model.objects.filter(archived_at__isnull=True)
     parts = []
     if not gapped:
-        parts.append(_ids(live.annotate(_hay=Haystack(*fields)).filter(_hay__icontains=q)))
+        parts.append(_ids(live.annotate(_hay=Fold(Haystack(*fields))).filter(_hay__icontains=q)))
     if digits and gapped:  # the digits in order, anything between: no need to strip the phone
         parts.append(_ids(live.exclude(phone="").filter(phone__regex=".*".join(digits))))
     elif digits:
@@ -136,7 +174,7 @@ def _name_and_phone_ids(
 
 
 def _accounts_matching(user, q: str) -> QuerySet:
-    return access.visible_accounts(user).filter(name__icontains=q)
+    return access.visible_accounts(user).annotate(_name=Fold("name")).filter(_name__icontains=q)
 
 
 def _contact_ids(user, q: str, digits: str, gapped: bool) -> QuerySet:
@@ -154,10 +192,11 @@ def _contact_ids(user, q: str, digits: str, gapped: bool) -> QuerySet:
 
 def _prefix_first(q: str, *fields: str) -> Case:
     """0 when one of ``fields`` starts with the query, else 1: those come first."""
-    starts = Q()
-    for name in fields:
-        starts |= Q(**{f"{name}__istartswith": q})
-    return Case(When(starts, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return Case(
+        *[When(IStartsWith(Fold(name), q), then=Value(0)) for name in fields],
+        default=Value(1),
+        output_field=IntegerField(),
+    )
 
 
 def _join(*parts: str) -> str:
@@ -242,7 +281,8 @@ def _opportunities(user, q: str, digits: str, limit: int) -> list[SearchResult]:
     live = Opportunity.objects.filter(archived_at__isnull=True)
     contacts = access.visible_contacts(user).filter(pk__in=_contact_ids(user, q, digits, False))
     by_contact = _ids(live.filter(contact_id__in=_ids(contacts)))
-    ids = _union(_ids(live.filter(name__icontains=q)), by_contact)
+    by_name = live.annotate(_name=Fold("name")).filter(_name__icontains=q)
+    ids = _union(_ids(by_name), by_contact)
     rows = (
         access.visible_opportunities(user)
         .filter(pk__in=ids)
@@ -277,6 +317,7 @@ def global_search(*, user, q: str, limit_per_kind: int = 5) -> list[SearchResult
     if not (user and user.is_authenticated and user.is_active):
         return []
     digits = query_digits(q)
+    q = fold(q)
     limit = max(1, min(int(limit_per_kind), 50))
     found = [
         *_leads(user, q, digits, limit, False),
