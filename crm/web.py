@@ -132,7 +132,7 @@ def bind_filterset(request: HttpRequest, filterset_class, queryset: QuerySet):
     fields["q"].widget.input_type = "search"
     if "owner" in fields:
         user_select(fields["owner"], selectors.owner_choices(), _("Anyone"))
-    for name in ("company_size", "kind", "role"):
+    for name in ("company_size", "kind", "role", "next_activity"):
         if name in fields:
             fields[name].empty_label = _("Any")
             fields[name].choices = list(fields[name].choices)  # refresh the widget's copy
@@ -140,6 +140,10 @@ def bind_filterset(request: HttpRequest, filterset_class, queryset: QuerySet):
         fields["done"].label = _("Status")
         fields["done"].widget = djforms.Select(
             choices=[("", _("Any")), ("false", _("Open")), ("true", _("Done"))]
+        )
+    if "rotting" in fields:
+        fields["rotting"].widget = djforms.Select(
+            choices=[("", _("Any")), ("true", _("Rotting only")), ("false", _("Not rotting"))]
         )
     if "is_active" in fields:
         fields["is_active"].widget = djforms.Select(

@@ -232,3 +232,12 @@ def test_a_task_of_a_deal_the_user_cannot_see_is_404(rep, other_rep, client):
     opp = OpportunityFactory(contact=ContactFactory(owner=other_rep))
     client.force_login(rep)
     assert client.get(reverse("activity-schedule-next", args=[opp.pk])).status_code == 404
+
+
+def test_filter_fields_on_the_list_pages(rep_client):
+    html = rep_client.get(reverse("opportunity-list"), {"rotting": "true"}).content.decode()
+    assert '<option value="true" selected>Rotting only</option>' in html
+    assert '<option value="none">No next activity</option>' in html
+    html = rep_client.get(reverse("lead-list"), {"next_activity": "overdue"}).content.decode()
+    assert '<option value="overdue" selected>Overdue</option>' in html
+    assert '<option value="" >Any</option>' in html or '<option value="">Any</option>' in html
