@@ -34,8 +34,7 @@ from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Quer
 from django.db.models.fields import CharField
 from django.db.models.lookups import IStartsWith
 from django.urls import reverse
-from django.utils.translation import gettext
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext, gettext_noop
 
 from crm import access
 from crm.models import Contact
@@ -334,13 +333,13 @@ def global_search(*, user, q: str, limit_per_kind: int = 5) -> list[SearchResult
 
 #: (label, URL name): what the search box offers besides records.
 COMMANDS = (
-    (N_("New lead"), "lead-create"),
-    (N_("New contact"), "contact-create"),
-    (N_("New account"), "account-create"),
-    (N_("New opportunity"), "opportunity-create"),
-    (N_("New task"), "task-create"),
-    (N_("Go to agenda"), "home"),
-    (N_("Go to the pipeline board"), "opportunity-board"),
+    (gettext_noop("New lead"), "lead-create"),
+    (gettext_noop("New contact"), "contact-create"),
+    (gettext_noop("New account"), "account-create"),
+    (gettext_noop("New opportunity"), "opportunity-create"),
+    (gettext_noop("New task"), "task-create"),
+    (gettext_noop("Go to agenda"), "home"),
+    (gettext_noop("Go to the pipeline board"), "opportunity-board"),
 )
 
 

@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from crm import search
 from crm.web import is_htmx
 
+PAGE_LIMIT = 20
+
 KIND_LABELS = {
     "lead": gettext_lazy("Lead"),
     "contact": gettext_lazy("Contact"),
@@ -45,7 +47,9 @@ def search_page(request):
         q = search.normalize_query(form.cleaned_data["q"])
     error = " ".join(str(e) for errors in form.errors.values() for e in errors)
     too_short = bool(q) and len(q) < search.MIN_QUERY_LENGTH
-    results = search.global_search(user=request.user, q=q) if q else []
+    # The dialog shows a few per kind; the page (Enter with nothing chosen, or no JavaScript) more.
+    limit = 5 if is_htmx(request) else PAGE_LIMIT
+    results = search.global_search(user=request.user, q=q, limit_per_kind=limit) if q else []
     commands = search.search_commands(q=q) if not error else []
     options = [{**row, "kind_label": KIND_LABELS[row["kind"]]} for row in (*results, *commands)]
     groups = [

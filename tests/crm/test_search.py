@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -389,6 +391,15 @@ def test_search_page(rep_client, spaniard, others):
     assert reverse("contact-detail", args=[contact.pk]) in body
     assert "Quimera" not in body
     assert "2 records found." in body
+
+
+def test_the_page_shows_more_per_kind_than_the_dialog(rep_client, rep):
+    for n in range(7):
+        LeadFactory(owner=rep, last_name=f"Quijote {n}")
+    page = rep_client.get(reverse("search"), {"q": "quijote"}).content.decode()
+    dialog = rep_client.get(reverse("search"), {"q": "quijote"}, HTTP_HX_REQUEST="true")
+    assert len(re.findall(r'href="/leads/\d+/"', page)) == 7
+    assert dialog.content.decode().count('role="option"') == 5
 
 
 def test_search_page_without_query_lists_commands(rep_client):
