@@ -81,7 +81,7 @@ def _record(request, model: str, pk: int):
 
 def _default_next_title(model: str, record) -> str:
     if model == "opportunity":
-        return _("Follow up on “%(name)s”") % {"name": record}
+        return _("Follow up: %(name)s") % {"name": record}
     return _("Call %(name)s again") % {"name": record}
 
 

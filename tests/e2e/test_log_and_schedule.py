@@ -43,11 +43,11 @@ def test_log_and_schedule_in_two_clicks(live_server, page):
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("radio", name="Call")).to_be_checked()
     expect(dialog.get_by_label("Outcome")).to_have_value("answered")
-    expect(dialog.get_by_label("Next task")).to_have_value("Follow up on “Acme renewal”")
+    expect(dialog.get_by_label("Next task")).to_have_value("Follow up: Acme renewal")
     dialog.get_by_role("button", name="Save").click()  # action 2
 
     expect(dialog).to_be_hidden()
-    expect(page.locator("#record-tasks")).to_contain_text("Follow up on “Acme renewal”")
+    expect(page.locator("#record-tasks")).to_contain_text("Follow up: Acme renewal")
     expect(page.locator("#timeline")).to_contain_text("Rita Rep logged a call: Answered.")
     expect(page.locator("#next-activity")).not_to_contain_text("No next activity")
     expect(page.locator("#messages")).to_contain_text("Call logged. Next task")
