@@ -126,3 +126,5 @@ def test_escape_closes_and_returns_focus_and_enter_without_choice_opens_the_page
     expect(page).to_have_url(re.compile(r"/search/\?q=quiroga\+sl$"))
     expect(page.get_by_role("heading", level=1, name="Search")).to_be_visible()
     expect(page.get_by_role("link", name=re.compile("Ana Quiroga"))).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "search-page.png"))
