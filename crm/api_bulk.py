@@ -22,7 +22,6 @@ from crm import selectors, services
 from crm.api import OwnerField
 from crm.api_parsers import PARSER_CLASSES
 from crm.models import ListKey, SavedView
-from crm.pagination import SinglePagePagination
 from crm.services_bulk import (
     ACTIONS,
     LIST_ACTIONS,
@@ -155,10 +154,12 @@ class SavedViewUpdateSerializer(serializers.Serializer):
 
 
 class SavedViewViewSet(viewsets.ModelViewSet):
-    """Your saved list views and the default views for everyone (``?list=leads`` narrows)."""
+    """Your saved list views and the default views for everyone (``?list=leads`` narrows).
+
+    Cursor-paginated newest first like every list; ``order`` and ``default`` say how the pages
+    lay them out (defaults first, then by order)."""
 
     serializer_class = SavedViewSerializer
-    pagination_class = SinglePagePagination
     parser_classes = PARSER_CLASSES
     filterset_class = None
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

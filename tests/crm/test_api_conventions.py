@@ -241,6 +241,9 @@ def _make_rows(basename: str, n: int, owner: User) -> None:
         account = AccountFactory(owner=owner)
         for i in range(n):
             services.event_record(actor=owner, kind="updated", account=account, data={"i": i})
+    elif basename == "saved-view":
+        for i in range(n):
+            services.saved_view_create(actor=owner, list_key="leads", name=f"View {i}", query="")
     else:  # pragma: no cover - a new endpoint needs rows here
         raise AssertionError(f"add rows for {basename!r}")
 

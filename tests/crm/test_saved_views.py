@@ -177,3 +177,23 @@ def test_tabs_cost_one_query_whatever_the_number_of_views(
         return len(ctx.captured_queries)
 
     assert count(2) == count(20)
+
+
+def test_api_list_query_count_is_constant(rep, admin, rep_api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count(n):
+        for i in range(n):
+            services.saved_view_create(actor=rep, list_key="tasks", name=f"R{n}-{i}", query="")
+            services.saved_view_create(
+                actor=admin, list_key="tasks", name=f"D{n}-{i}", query="", for_everyone=True
+            )
+        with CaptureQueriesContext(connection) as ctx:
+            response = rep_api.get("/api/v1/saved-views/?list=tasks")
+        assert response.status_code == 200
+        return len(ctx.captured_queries), len(response.json()["results"])
+
+    few, many = count(2), count(20)
+    assert few[0] == many[0]
+    assert (few[1], many[1]) == (4, 44)
