@@ -88,3 +88,45 @@ class ActivityLogView(APIView):
         }
         out = LoggedActivitySerializer(body, context={"request": request})
         return Response(out.data, status=status.HTTP_201_CREATED)
+
+
+# --- the next activity (and rotting) in the lead and opportunity payloads ---------------------
+
+
+class NextActivityOutSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["none", "overdue", "today", "later"])
+    due_on = serializers.DateField(allow_null=True)
+
+
+def _siblings(obj, serializer) -> list:
+    """The objects serialized together with ``obj`` (a ``many=True`` list), to annotate them all
+    in one query rather than one per row."""
+    parent = getattr(serializer, "parent", None)
+    instance = getattr(parent, "instance", None)
+    if isinstance(instance, list | tuple) and any(o is obj for o in instance):
+        return list(instance)
+    return [obj]
+
+
+def next_activity_payload(obj, *, field: str, serializer) -> dict:
+    """``{"state", "due_on"}`` from the list's SQL annotation; objects served without it (after
+    an action, the duplicate check) get it in one query for all of them."""
+    from crm.activity import attach_next_activity, next_activity_state
+
+    user = serializer.context["request"].user
+    if not hasattr(obj, "next_task_due"):
+        if field == "opportunity":
+            from opportunities.selectors import attach_activity
+
+            attach_activity(_siblings(obj, serializer), user=user)
+        else:
+            attach_next_activity(_siblings(obj, serializer), field=field, user=user)
+    return {"state": next_activity_state(obj.next_task_due), "due_on": obj.next_task_due}
+
+
+def rotting_payload(obj, *, serializer) -> bool:
+    if not hasattr(obj, "is_rotting"):
+        from opportunities.selectors import attach_activity
+
+        attach_activity(_siblings(obj, serializer), user=serializer.context["request"].user)
+    return bool(obj.is_rotting)

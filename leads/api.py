@@ -17,7 +17,9 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.activity import with_next_activity
 from crm.api import AdminWritesOnly, ClassifySerializer, OwnerField, ServiceViewSet
+from crm.api_activity import NextActivityOutSerializer, next_activity_payload
 from crm.pagination import SinglePagePagination
 from leads import csv_io, selectors, services
 from leads.filters import LeadFilter
@@ -30,6 +32,7 @@ class LeadSerializer(serializers.ModelSerializer):
     owner = OwnerField()
     converted_account = serializers.PrimaryKeyRelatedField(read_only=True)
     converted_contact = serializers.PrimaryKeyRelatedField(read_only=True)
+    next_activity = serializers.SerializerMethodField()
 
     class Meta:
         model = Lead
@@ -61,6 +64,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "converted_account",
             "converted_contact",
             "converted_at",
+            "next_activity",
             "created_at",
             "updated_at",
         ]
@@ -78,6 +82,11 @@ class LeadSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(NextActivityOutSerializer)
+    def get_next_activity(self, obj) -> dict:
+        """Its earliest open task: none, overdue, today or later (as ``?next_activity=``)."""
+        return next_activity_payload(obj, field="lead", serializer=self)
 
     def validate(self, attrs):
         if "status" in self.initial_data:
@@ -172,7 +181,10 @@ class LeadViewSet(ServiceViewSet):
     subject = "lead"
 
     def get_queryset(self):
-        return selectors.lead_list(user=self.request.user)
+        # Each row's next activity in SQL (no query per row).
+        return with_next_activity(
+            selectors.lead_list(user=self.request.user), field="lead", user=self.request.user
+        )
 
     def _lead_response(self, lead):
         lead = selectors.lead_list(user=self.request.user).filter(pk=lead.pk).first() or lead

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from crm import access
 from crm.api import AdminWritesOnly, OwnerField, ServiceViewSet, VisibleRelatedField
+from crm.api_activity import NextActivityOutSerializer, next_activity_payload, rotting_payload
 from crm.models import Team, User
 from leads.api import OrderedArchivableViewSet, ReorderSerializer
 from opportunities import selectors, services
@@ -38,6 +39,8 @@ class OpportunitySerializer(serializers.ModelSerializer):
     win_reason = _pk_field(WinReason, required=False, allow_null=True)
     loss_reason = _pk_field(LossReason, required=False, allow_null=True)
     shared_with = serializers.SerializerMethodField()
+    next_activity = serializers.SerializerMethodField()
+    rotting = serializers.SerializerMethodField()
 
     class Meta:
         model = Opportunity
@@ -55,6 +58,8 @@ class OpportunitySerializer(serializers.ModelSerializer):
             "closed_at",
             "stage_entered_at",
             "lead",
+            "next_activity",
+            "rotting",
             "created_at",
             "updated_at",
         ]
@@ -72,6 +77,15 @@ class OpportunitySerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_shared_with(self, obj) -> list[int]:
         return sorted(share.user_id for share in obj.shares.all())
+
+    @extend_schema_field(NextActivityOutSerializer)
+    def get_next_activity(self, obj) -> dict:
+        return next_activity_payload(obj, field="opportunity", serializer=self)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_rotting(self, obj) -> bool:
+        """Open, idle longer than its stage allows and nothing scheduled (``?rotting=``)."""
+        return rotting_payload(obj, serializer=self)
 
     def validate(self, attrs):
         if "status" in self.initial_data:
@@ -108,7 +122,10 @@ class OpportunityViewSet(BuyNowLinksMixin, ServiceViewSet):
     subject = "opportunity"
 
     def get_queryset(self):
-        return selectors.opportunity_list(user=self.request.user)
+        # The next activity and rotting of each row in SQL (no query per row).
+        return selectors.with_activity(
+            selectors.opportunity_list(user=self.request.user), user=self.request.user
+        )
 
     def _response(self, opportunity, code=status.HTTP_200_OK):
         opportunity = self.get_queryset().filter(pk=opportunity.pk).first() or opportunity

@@ -250,3 +250,54 @@ def test_api_two_records_is_400(rep, rep_api):
 def test_api_anonymous_is_refused(api_anon):
     response = api_anon.post("/api/v1/activities/", {"kind": "note"}, format="json")
     assert response.status_code in (401, 403)
+
+
+# --- the next activity and rotting in the lead and opportunity payloads --------------------------
+
+
+def test_payloads_carry_next_activity_and_rotting(rep, rep_api):
+    from django.utils import timezone
+
+    from tests.factories import TaskFactory
+
+    today = timezone.localdate()
+    lead = LeadFactory(owner=rep)
+    TaskFactory(owner=rep, lead=lead, due_on=today - dt.timedelta(days=2))
+    listed = rep_api.get("/api/v1/leads/").json()["results"][0]
+    assert listed["next_activity"] == {
+        "state": "overdue",
+        "due_on": (today - dt.timedelta(days=2)).isoformat(),
+    }
+    # A single lead returned by an action (not from the annotated list) says the same.
+    classified = rep_api.post(f"/api/v1/leads/{lead.pk}/classify/", {"rating": None}, format="json")
+    assert classified.json()["next_activity"]["state"] == "overdue"
+
+    opp = OpportunityFactory(contact=ContactFactory(owner=rep))
+    body = rep_api.get(f"/api/v1/opportunities/{opp.pk}/").json()
+    assert body["next_activity"] == {"state": "none", "due_on": None}
+    assert body["rotting"] is False
+
+
+@pytest.mark.parametrize("url", ["/api/v1/leads/", "/api/v1/opportunities/"])
+def test_api_list_queries_do_not_grow(rep, rep_api, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tests.factories import TaskFactory
+
+    def add(n):
+        contact = ContactFactory(owner=rep)
+        for _ in range(n):
+            TaskFactory(owner=rep, lead=LeadFactory(owner=rep), due_on=timezone.localdate())
+            TaskFactory(owner=rep, opportunity=OpportunityFactory(contact=contact))
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert rep_api.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    add(2)
+    small = count()
+    add(10)
+    assert count() == small
