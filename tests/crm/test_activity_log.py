@@ -301,3 +301,17 @@ def test_api_list_queries_do_not_grow(rep, rep_api, url):
     small = count()
     add(10)
     assert count() == small
+
+
+def test_a_shared_deal_and_its_granted_contact_can_be_logged_on(rep, other_rep, rep_api):
+    from opportunities import services as opp_services
+
+    opp = OpportunityFactory(contact=ContactFactory(owner=other_rep))
+    body = {"opportunity": opp.pk, "kind": "call", "outcome": "answered"}
+    assert rep_api.post("/api/v1/activities/", body, format="json").status_code == 404
+    opp_services.opportunity_share(actor=other_rep, opportunity=opp, user=rep)
+    response = rep_api.post("/api/v1/activities/", body, format="json")
+    assert response.status_code == 201
+    body = {"contact": opp.contact_id, "kind": "note", "note": "Met the buyer"}
+    assert rep_api.post("/api/v1/activities/", body, format="json").status_code == 201
+    assert Event.objects.filter(kind="activity_logged", actor=rep).count() == 2
