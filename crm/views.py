@@ -530,13 +530,22 @@ def task_complete(request, pk):
             ),
         )
         if done is not None:
+            from crm.views_activity import after_complete
+
             message = _complete_message(task, form.cleaned_data["rating"])
             agenda_url = safe_next(request, reverse("home"))
+            # The last open task of a deal (rated through its contact): ask for the deal's next.
+            schedule_form = after_complete(request, done)
             if is_htmx(request):
                 response = render(
                     request,
                     "crm/_agenda_sections.html",
-                    {**_agenda_sections(request, done.owner, agenda_url), "oob_counts": True},
+                    {
+                        **_agenda_sections(request, done.owner, agenda_url),
+                        "oob_counts": True,
+                        "schedule_form": schedule_form,
+                        "schedule_opportunity": done.opportunity if schedule_form else None,
+                    },
                 )
                 return announce(response, _("Saved. %(what)s") % {"what": message})
             messages.success(request, message)

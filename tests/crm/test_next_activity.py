@@ -241,3 +241,20 @@ def test_filter_fields_on_the_list_pages(rep_client):
     html = rep_client.get(reverse("lead-list"), {"next_activity": "overdue"}).content.decode()
     assert '<option value="overdue" selected>Overdue</option>' in html
     assert '<option value="" >Any</option>' in html or '<option value="">Any</option>' in html
+
+
+def test_a_deal_task_about_its_contact_asks_both(frozen, rep, rep_client):
+    """A deal's task that also names its contact asks "How did it go?" (the Ratings prompt);
+    done, the agenda also asks for the deal's next task when it was its last one."""
+    opp = OpportunityFactory(contact=ContactFactory(owner=rep), name="Contact deal")
+    task = TaskFactory(owner=rep, opportunity=opp, contact=opp.contact, due_on=TODAY)
+    response = rep_client.post(
+        reverse("task-complete", args=[task.pk]),
+        {"rating": "", "note": "", "next": "/"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="agenda-sections"' in html
+    assert "“Contact deal” has no open task left" in html
+    assert reverse("activity-schedule-next", args=[opp.pk]) in html
