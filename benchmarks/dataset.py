@@ -14,7 +14,8 @@ from django.db import connection
 from benchmarks.framework import BenchmarkError, fmt_seconds, timed
 
 #: Bump when the generated data changes, so that old datasets are rebuilt.
-VERSION = 1
+#: 2: scores in their own table (leads_leadscore).
+VERSION = 2
 REPS = 100
 #: A fixed unusable password ("!" prefix, as Django's set_unusable_password): nobody logs in.
 UNUSABLE_PASSWORD = "!bench-rep-cannot-log-in"  # noqa: S105 (not a secret: no hash matches it)
@@ -52,15 +53,14 @@ LEADS_SQL = f"""
 INSERT INTO leads_lead (
     created_at, updated_at, first_name, last_name, company, title, email, phone, source,
     industry, country, company_size, status, owner_id, disqualification_note, disqualified_at,
-    budget, authority, need, timeline, score, sales_ready
+    budget, authority, need, timeline
 )
 SELECT
     created, created, 'First' || g, 'Lead ' || g, 'Company ' || (g %% 50000), {_pick(TITLE, 1)},
     'lead' || g || '@example.com', '', {_pick(SOURCE, 2)}, {_pick(INDUSTRY, 3)},
     {_pick(COUNTRY, 4)}, {_pick(COMPANY_SIZE, 5)}, status, reps[1 + g %% %(reps)s], '',
     CASE WHEN status = 'unqualified' THEN created + interval '1 day' END,
-    {_pick(ANSWER, 6)}, {_pick(ANSWER, 7)}, {_pick(ANSWER, 8)}, {_pick(TIMELINE, 9)},
-    CASE WHEN status IN ('new', 'working', 'qualified') THEN 0 ELSE %(sentinel)s END, false
+    {_pick(ANSWER, 6)}, {_pick(ANSWER, 7)}, {_pick(ANSWER, 8)}, {_pick(TIMELINE, 9)}
 FROM (
     SELECT g, {_pick(STATUS, 0)} AS status,
            timestamptz '2025-01-01 09:00+00' - (g %% 730) * interval '1 day' AS created
@@ -68,6 +68,15 @@ FROM (
 ) AS s,
 (SELECT array_agg(id ORDER BY id) AS reps FROM crm_user WHERE username LIKE 'bench-rep-%%') AS r
 """  # noqa: S608
+
+# The database gave every lead its score row (0, not sales-ready): the leads that are not scored
+# hold the sentinel instead.
+SENTINEL_SQL = """
+UPDATE leads_leadscore SET score = %(sentinel)s
+FROM leads_lead
+WHERE leads_leadscore.lead_id = leads_lead.id
+  AND leads_lead.status NOT IN ('new', 'working', 'qualified')
+"""
 
 USERS_SQL = """
 INSERT INTO crm_user (
@@ -101,8 +110,9 @@ def is_ready(n: int) -> bool:
     if _marker() != (n, VERSION):
         return False
     leads = _one("SELECT count(*) FROM leads_lead")[0]
+    scores = _one("SELECT count(*) FROM leads_leadscore")[0]
     reps = _one("SELECT count(*) FROM crm_user WHERE username LIKE 'bench-rep-%%'")[0]
-    return (leads, reps) == (n, REPS)
+    return (leads, scores, reps) == (n, n, REPS)
 
 
 def build(n: int, *, log=print) -> None:
@@ -119,7 +129,8 @@ def build(n: int, *, log=print) -> None:
         _execute("SET synchronous_commit = off")
         _execute("SET maintenance_work_mem = '512MB'")
         _execute(USERS_SQL, {"password": UNUSABLE_PASSWORD, "reps": REPS})
-        _execute(LEADS_SQL, {"n": n, "reps": REPS, "sentinel": UNSCORED_SENTINEL})
+        _execute(LEADS_SQL, {"n": n, "reps": REPS})
+        _execute(SENTINEL_SQL, {"sentinel": UNSCORED_SENTINEL})
         _execute("INSERT INTO bench_dataset VALUES (%s, %s)", [n, VERSION])
         _execute("RESET synchronous_commit")
 
@@ -128,7 +139,8 @@ def build(n: int, *, log=print) -> None:
 
 
 def vacuum_analyze() -> None:
-    for table in ("crm_user", "leads_lead", "scoring_criterion", "scoring_scoringsettings"):
+    tables = ("crm_user", "leads_lead", "leads_leadscore")
+    for table in (*tables, "scoring_criterion", "scoring_scoringsettings"):
         _execute(f"VACUUM ANALYZE {table}")
 
 

@@ -33,6 +33,9 @@ class LeadSerializer(serializers.ModelSerializer):
     converted_account = serializers.PrimaryKeyRelatedField(read_only=True)
     converted_contact = serializers.PrimaryKeyRelatedField(read_only=True)
     next_activity = serializers.SerializerMethodField()
+    # From the lead's score row (selectors.lead_list joins it).
+    score = serializers.IntegerField(read_only=True)
+    sales_ready = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Lead
@@ -76,8 +79,6 @@ class LeadSerializer(serializers.ModelSerializer):
             "disqualified_at",
             "revisit_on",
             "rating",
-            "score",
-            "sales_ready",
             "converted_at",
             "created_at",
             "updated_at",

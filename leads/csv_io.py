@@ -82,7 +82,7 @@ def csv_export_rows(leads: QuerySet[Lead]) -> Iterator[str]:
         "authority",
         "need",
         "timeline",
-        "score",
+        "lead_score__score",
         "status",
         "owner__username",
         "disqualification_reason__name",

@@ -1,13 +1,46 @@
 import datetime as dt
 
 import django_filters as df
-from django.db.models import Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters.constants import EMPTY_VALUES
 
 from crm.activity import NextActivity, next_activity_filter
 from crm.filters import IdFilter, SearchFilterSet
+from crm.search import Haystack
 from leads.models import Lead, LeadStatus
+
+
+class LeadOrdering(df.OrderingFilter):
+    """The list's sorts, each served by an index of ``(key, id)`` (``leads.models``).
+
+    The lead id breaks ties in the direction of the sort (pages append ``pk`` ascending after
+    it, which then adds nothing), so that one scan of the index, forwards or backwards, gives the
+    whole order. Names and companies sort ignoring case (``lower()``). Every lead has its score
+    row: sorting by score joins it as an inner join, so that the score table's index can drive
+    the sort (an outer join must put leads without a row first, and cannot).
+    """
+
+    LOWER = frozenset({"last_name", "company"})
+
+    def get_ordering_value(self, param):
+        value = super().get_ordering_value(param)
+        name = value.lstrip("-")
+        expr = Lower(name) if name in self.LOWER else F(name)
+        return expr.desc() if value.startswith("-") else expr.asc()
+
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        ordering = list(qs.query.order_by)
+        if value in EMPTY_VALUES or not ordering:
+            return qs
+        if any(param.lstrip("-") == "score" for param in value):
+            qs = qs.filter(lead_score__isnull=False)
+        last = ordering[-1]
+        return qs.order_by(*ordering, F("pk").desc() if last.descending else F("pk").asc())
 
 
 class LeadFilter(SearchFilterSet):
@@ -16,28 +49,33 @@ class LeadFilter(SearchFilterSet):
     search_fields = ("first_name", "last_name", "company", "email")
     status = df.ChoiceFilter(choices=LeadStatus.choices, label=_("Status"))
     owner = df.NumberFilter(field_name="owner_id", label=_("Owner"))
-    source = df.CharFilter(lookup_expr="iexact", label=_("Source"))
+    source = df.CharFilter(method="filter_source", label=_("Source"))
     disqualification_reason = df.NumberFilter(
         field_name="disqualification_reason_id", label=_("Disqualification reason")
     )
     rating = IdFilter(field_name="rating_id", label=_("Rating"))
     frozen = df.BooleanFilter(method="filter_frozen", label=_("Frozen"))
-    sales_ready = df.BooleanFilter(label=_("Sales-ready"))
-    score_min = df.NumberFilter(field_name="score", lookup_expr="gte", label=_("Score at least"))
-    score_max = df.NumberFilter(field_name="score", lookup_expr="lte", label=_("Score at most"))
+    # The score lives in the lead's score row (leads.LeadScore), whose indexes serve these.
+    sales_ready = df.BooleanFilter(field_name="lead_score__sales_ready", label=_("Sales-ready"))
+    score_min = df.NumberFilter(
+        field_name="lead_score__score", lookup_expr="gte", label=_("Score at least")
+    )
+    score_max = df.NumberFilter(
+        field_name="lead_score__score", lookup_expr="lte", label=_("Score at most")
+    )
     created_after = df.DateFilter(method="filter_created", label=_("Created on or after"))
     created_before = df.DateFilter(method="filter_created", label=_("Created on or before"))
     next_activity = df.ChoiceFilter(
         choices=NextActivity.choices, method="filter_next_activity", label=_("Next activity")
     )
-    sort = df.OrderingFilter(
+    sort = LeadOrdering(
         fields=(
             ("last_name", "name"),
             ("company", "company"),
             ("created_at", "created"),
             ("revisit_on", "revisit"),
             ("status", "status"),
-            ("score", "score"),
+            ("lead_score__score", "score"),
         ),
         label=_("Sort"),
     )
@@ -70,6 +108,22 @@ class LeadFilter(SearchFilterSet):
             return queryset.filter(created_at__gte=dt.datetime.combine(value, dt.time.min, tz))
         end = dt.datetime.combine(value + dt.timedelta(days=1), dt.time.min, tz)
         return queryset.filter(created_at__lt=end)
+
+    def filter_q(self, queryset, name, value):
+        """Every word in the name, company or e-mail, as ``UPPER(first || ' ' || last || ' ' ||
+        company || ' ' || email) LIKE …``: the expression of the global search's trigram index
+        (crm/search.py; live leads, as the list). The words hold no spaces, so a word matches the
+        joined text exactly when it matches one of the fields."""
+        queryset = queryset.alias(_hay=Haystack(*self.search_fields))
+        for word in value.split():
+            queryset = queryset.filter(_hay__icontains=word)
+        return queryset
+
+    def filter_source(self, queryset, name, value):
+        """Case-insensitive, as ``lower() = lower()``: the form lead_source_lower_idx serves."""
+        return queryset.filter(
+            Exact(Lower("source"), Lower(Value(value.strip(), output_field=CharField())))
+        )
 
     def filter_frozen(self, queryset, name, value):
         frozen = Q(status=LeadStatus.UNQUALIFIED, revisit_on__isnull=False)

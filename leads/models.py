@@ -135,11 +135,12 @@ class LeadSettings(models.Model):
 class Lead(OwnedRecord):
     """A prospect not yet qualified; its workflow lives in leads.services.
 
-    Indexes: a rewritten score is never a HOT update (``score`` is indexed), so each rewritten
-    lead adds an entry to every index that covers it, and a rescore rewrites most leads. Hence
-    no duplicates: the foreign keys get no automatic index (``db_index=False``), only the ones
-    in ``Meta.indexes``; and the keys most leads leave empty index their set rows only, which
-    serves every lookup by id (``= id`` or ``IN (…)`` never matches NULL).
+    Its score lives in ``LeadScore`` (one narrow row per lead), so that a rescore never rewrites
+    lead rows. Indexes: no duplicates: the foreign keys get no automatic index
+    (``db_index=False``), only the ones in ``Meta.indexes``; and the keys most leads leave empty
+    index their set rows only, which serves every lookup by id (``= id`` or ``IN (…)`` never
+    matches NULL). Case-insensitive lookups compare ``lower()`` with ``lower()``, which the
+    ``Lower(...)`` indexes serve (``__iexact`` compiles to ``UPPER()`` and would not).
     """
 
     # The same owner as OwnedRecord's, without its own index: (owner, archived_at) serves it.
@@ -198,9 +199,6 @@ class Lead(OwnedRecord):
     timeline = models.CharField(
         _("timeline"), max_length=10, choices=Timeline.choices, default=Timeline.UNKNOWN
     )
-    #: Kept by the services (scoring.services): the sum of the points of the matching criteria.
-    score = models.IntegerField(_("score"), default=0)
-    sales_ready = models.BooleanField(_("sales-ready"), default=False)
     converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
     converted_account = models.ForeignKey(
         "crm.Account",
@@ -225,19 +223,16 @@ class Lead(OwnedRecord):
         verbose_name_plural = _("leads")
         indexes = [
             models.Index(fields=["owner", "archived_at"]),
-            models.Index(fields=["status"]),
-            models.Index(fields=["source"]),
-            models.Index(fields=["score"]),
-            models.Index(fields=["sales_ready", "status"]),
+            # The list's sorts (leads.filters.LeadOrdering): the key, then the id.
+            models.Index(fields=["status", "id"], name="lead_status_id_idx"),
             models.Index(fields=["created_at"]),
-            models.Index(
-                fields=["revisit_on"],
-                condition=Q(revisit_on__isnull=False),
-                name="lead_frozen_revisit_idx",
-            ),
+            models.Index(fields=["revisit_on", "id"], name="lead_revisit_id_idx"),
+            # Also the duplicate check (lower(x) = lower(…)).
+            models.Index(Lower("last_name"), "id", name="lead_last_name_lower_idx"),
+            models.Index(Lower("company"), "id", name="lead_company_lower_idx"),
+            # The duplicate check, the source filter.
             models.Index(Lower("email"), name="lead_email_lower_idx"),
-            models.Index(Lower("last_name"), name="lead_last_name_lower_idx"),
-            models.Index(Lower("company"), name="lead_company_lower_idx"),
+            models.Index(Lower("source"), name="lead_source_lower_idx"),
             # Foreign keys most leads leave empty: only the set rows are indexed.
             models.Index(
                 fields=["disqualification_reason"],
@@ -266,6 +261,24 @@ class Lead(OwnedRecord):
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
+    def score_row(self) -> "LeadScore":
+        """The lead's score row: the stored one (select_related("lead_score") avoids a query),
+        or a new unsaved one with the defaults (an unsaved lead, or a row not written yet)."""
+        try:
+            return self.lead_score
+        except LeadScore.DoesNotExist:
+            self.lead_score = row = LeadScore(score=0, sales_ready=False)
+            return row
+
+    @property
+    def score(self) -> int:
+        """Kept by ``scoring.services``: the sum of the points of the matching criteria."""
+        return self.score_row().score
+
+    @property
+    def sales_ready(self) -> bool:
+        return self.score_row().sales_ready
+
     @property
     def is_frozen(self) -> bool:
         return self.status == LeadStatus.UNQUALIFIED and self.revisit_on is not None
@@ -273,6 +286,43 @@ class Lead(OwnedRecord):
     @property
     def is_read_only(self) -> bool:
         return self.status == LeadStatus.CONVERTED
+
+
+class LeadScore(models.Model):
+    """A lead's score and sales-ready flag, kept by ``scoring.services``: one row per lead.
+
+    A narrow table of its own, so that a rescore (which rewrites most scores) writes 40-byte rows
+    with two or three index entries each, and never the wide lead rows with their many indexes.
+    Every lead has its row: the database inserts it (0, not sales-ready) with the lead (a trigger,
+    migration 0008), whoever inserts the lead (services, imports, fixtures, SQL).
+    """
+
+    lead = models.OneToOneField(
+        Lead,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="lead_score",
+        verbose_name=_("lead"),
+    )
+    score = models.IntegerField(_("score"), default=0)
+    sales_ready = models.BooleanField(_("sales-ready"), default=False)
+
+    class Meta:
+        verbose_name = _("lead score")
+        verbose_name_plural = _("lead scores")
+        indexes = [
+            # Sort by score (then id: leads.filters.LeadOrdering), score_min / score_max.
+            models.Index(fields=["score", "lead"], name="lead_score_score_idx"),
+            # The sales-ready filter (a minority of leads), sorted by score.
+            models.Index(
+                fields=["score", "lead"],
+                condition=Q(sales_ready=True),
+                name="lead_score_ready_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.lead_id}: {self.score}"
 
 
 class LeadDisqualification(models.Model):

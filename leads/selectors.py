@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import CharField, Count, Q, QuerySet, Value
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,7 +17,10 @@ from leads.models import DisqualificationReason, Lead, LeadDisqualification, Lea
 
 
 def lead_list(*, user: User) -> QuerySet[Lead]:
-    return access.visible_leads(user).select_related("owner", "disqualification_reason", "rating")
+    """Visible leads with their owner, reason, rating and score row (``LeadScore``)."""
+    return access.visible_leads(user).select_related(
+        "owner", "disqualification_reason", "rating", "lead_score"
+    )
 
 
 def lead_get(*, user: User, pk: int) -> Lead:
@@ -44,6 +49,12 @@ class Duplicates:
         return bool(self.leads or self.contacts)
 
 
+def _same_text(field: str, value: str) -> Q:
+    """``field`` equals ``value`` ignoring case, as ``lower(field) = lower(value)``: the form
+    the ``Lower(field)`` indexes of leads serve."""
+    return Q(Exact(Lower(field), Lower(Value(value, output_field=CharField()))))
+
+
 def lead_duplicates(
     *,
     user: User,
@@ -60,11 +71,14 @@ def lead_duplicates(
     lead_q = Q(pk__in=[])
     contact_q = Q(pk__in=[])
     if email:
-        lead_q |= Q(email__iexact=email)
+        # lower() = lower(): the Lower("email") index serves it (iexact's UPPER() would not).
+        lead_q |= _same_text("email", email)
         contact_q |= Q(email__iexact=email)
     if last_name and company:
-        lead_q |= Q(
-            first_name__iexact=first_name, last_name__iexact=last_name, company__iexact=company
+        lead_q |= (
+            _same_text("last_name", last_name)
+            & _same_text("company", company)
+            & _same_text("first_name", first_name)
         )
         contact_q |= Q(
             first_name__iexact=first_name,

@@ -116,8 +116,8 @@ def lead_create(*, actor: User, owner: User | None = None, **fields) -> Lead:
     _validate_owner(owner)
     lead = Lead(owner=owner, **_strip(fields))
     _clean(lead)
-    scoring.lead_score_apply(lead)
     lead.save()
+    scoring.lead_scores_save(leads=[lead], new=True)
     event_record(actor=actor, kind=EventKind.CREATED, lead=lead, data={"name": lead.name})
     scoring.lead_auto_qualify(lead=lead)
     return lead
@@ -128,15 +128,19 @@ def lead_update(*, actor: User, lead: Lead, **fields) -> Lead:
     unknown = set(fields) - set(LEAD_FIELDS)
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if scoring.SCORED_FIELDS & set(fields):
+        scoring.lead_scoring_lock(lead_ids=[lead.pk])  # before the row lock: see its docs
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("lead_score").get(pk=lead.pk)
     _require_editable(lead)
     if "owner" in fields:
         _validate_owner(fields["owner"])
     changes = _apply(lead, _strip(fields))
     if changes:
         _clean(lead)
-        rescored = bool(scoring.SCORED_FIELDS & set(changes)) and scoring.lead_score_apply(lead)
         lead.save()
+        rescored = bool(scoring.SCORED_FIELDS & set(changes)) and scoring.lead_scores_save(
+            leads=[lead]
+        )
         _record_update(actor=actor, subject_kw={"lead": lead}, changes=changes)
         if rescored:
             scoring.lead_auto_qualify(lead=lead)
@@ -538,7 +542,6 @@ def lead_import(*, actor: User, rows: list[dict]) -> int:
     """Create leads from validated import rows in one transaction, one event per lead."""
     from crm.models import Event
 
-    rules, threshold = scoring.rules_get(), scoring.scoring_settings_get().threshold
     leads = []
     for data in rows:
         data = dict(data)
@@ -546,10 +549,10 @@ def lead_import(*, actor: User, rows: list[dict]) -> int:
         _validate_owner(owner)
         lead = Lead(owner=owner, **_strip(data))
         _clean(lead)
-        scoring.lead_score_apply(lead, rules=rules, threshold=threshold)
         leads.append(lead)
     # Ids come back from the INSERT (Postgres, SQLite ≥ 3.35), so events need no extra reads.
     created = Lead.objects.bulk_create(leads, batch_size=1000)
+    scoring.lead_scores_save(leads=created, new=True)
     Event.objects.bulk_create(
         (
             Event(actor=actor, kind=LeadEvent.IMPORTED, lead_id=x.pk, data={"name": x.name})

@@ -31,8 +31,9 @@ def rescore_job_latest() -> RescoreJob | None:
 
 
 def _scored_leads(user: User) -> QuerySet[Lead]:
-    """Leads whose score is kept up to date (new, working, qualified) that ``user`` may see."""
-    return access.visible_leads(user).filter(status__in=SCORED_STATUSES)
+    """Leads whose score is kept up to date (new, working, qualified) that ``user`` may see.
+    Their score is ``lead_score__score`` (every lead has its row: an inner join)."""
+    return access.visible_leads(user).filter(status__in=SCORED_STATUSES, lead_score__isnull=False)
 
 
 def _bucket_size(lo: int, hi: int) -> int:
@@ -51,12 +52,14 @@ def score_distribution(user: User) -> dict:
     score to the highest, empty ones included, so the bars read as a histogram.
     """
     leads = _scored_leads(user)
-    bounds = leads.aggregate(lo=Min("score"), hi=Max("score"), total=Count("id"))
+    bounds = leads.aggregate(
+        lo=Min("lead_score__score"), hi=Max("lead_score__score"), total=Count("id")
+    )
     if not bounds["total"]:
         return {"size": BASE_BUCKET, "total": 0, "buckets": []}
     lo, hi = bounds["lo"], bounds["hi"]
     size = _bucket_size(lo, hi)
-    bucket = Floor(Cast("score", FloatField()) / Value(float(size)))
+    bucket = Floor(Cast("lead_score__score", FloatField()) / Value(float(size)))
     rows = (
         leads.annotate(bucket=bucket)
         .values("bucket")
@@ -92,7 +95,7 @@ def lead_funnel(user: User) -> list[dict]:
     further = [LeadStatus.QUALIFIED, LeadStatus.CONVERTED]
     counts = access.visible_leads(user).aggregate(
         new=Count("id"),
-        sales_ready=Count("id", filter=Q(sales_ready=True) | Q(status__in=further)),
+        sales_ready=Count("id", filter=Q(lead_score__sales_ready=True) | Q(status__in=further)),
         qualified=Count("id", filter=Q(status__in=further)),
         converted=Count("id", filter=Q(status=LeadStatus.CONVERTED)),
     )

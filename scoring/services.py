@@ -9,15 +9,15 @@ from collections.abc import Callable, Iterator
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import access
 from crm.models import Event, Task, TaskKind, User
 from crm.services import _apply, _clean, event_record, user_today
-from leads.models import Lead, LeadEvent, LeadStatus
-from scoring.engine import Rule, sales_ready_expression, score_expression, score_lead
+from leads.models import Lead, LeadEvent, LeadScore, LeadStatus
+from scoring.engine import Rule, score_expression, score_lead
 from scoring.models import Criterion, JobStatus, RescoreJob, ScoringSettings
 
 #: Statuses whose score is kept up to date; a disqualified or converted lead is never changed.
@@ -38,10 +38,20 @@ SCORED_FIELDS = frozenset(
     }
 )
 CHUNK_SIZE = 10_000
-#: Chunks rescored at the same time, each in its own connection (Postgres only). Rewriting a lead
+#: Chunks rescored at the same time, each in its own connection (Postgres only). Rewriting a score
 #: is index maintenance inside the database, which keeps one CPU busy per connection.
 RESCORE_WORKERS = 2
 _LOCK_KEY = 73011  # pg_advisory_lock key serializing rescore runs
+#: Scoring locks (Postgres): one per span of lead ids, ``pg_advisory_xact_lock(_SPAN_LOCK_KEY, n)``
+#: for ids ``n * LOCK_SPAN <= id < (n + 1) * LOCK_SPAN``. A rescore chunk holds its span's lock
+#: exclusively; a transaction that scores leads (create, update, import) holds theirs shared,
+#: from before it reads the rules until it commits. So a chunk sees every score written before it
+#: (its statement starts after those commits), and a lead scored after the chunk was scored with
+#: rules at least as new as the chunk's. Without it, a chunk that read a lead just before its
+#: owner changed it would write a score computed from the old answers: the chunk's UPDATE locks
+#: the score rows, not the lead rows it reads.
+LOCK_SPAN = CHUNK_SIZE
+_SPAN_LOCK_KEY = 73013
 
 
 def _require_admin(actor: User) -> None:
@@ -62,15 +72,68 @@ def rules_get() -> list[Rule]:
 
 
 def lead_score_apply(lead: Lead, *, rules: list[Rule] | None = None, threshold=None) -> bool:
-    """Set ``score`` and ``sales_ready`` on the (unsaved) lead; True when they changed."""
+    """Set ``score`` and ``sales_ready`` on the lead's score row (``lead.score_row()``, not
+    saved); True when they changed."""
     if lead.status not in SCORED_STATUSES:
         return False
     rules = rules_get() if rules is None else rules
     threshold = scoring_settings_get().threshold if threshold is None else threshold
     score, _breakdown = score_lead(lead, rules)
     ready = score >= threshold
-    changed = (lead.score, lead.sales_ready) != (score, ready)
-    lead.score, lead.sales_ready = score, ready
+    row = lead.score_row()
+    changed = (row.score, row.sales_ready) != (score, ready)
+    row.score, row.sales_ready = score, ready
+    return changed
+
+
+def _span_locks(spans, *, exclusive: bool) -> None:
+    """Take the scoring locks of these id spans until the end of the transaction (ascending, so
+    that two lockers never wait for each other in a cycle)."""
+    if connection.vendor != "postgresql":
+        return  # one writer at a time (SQLite): nothing runs concurrently
+    spans = sorted(set(spans))
+    if not spans:
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    sql = f"SELECT {function}(%s, s) FROM (SELECT unnest(%s::int[]) AS s ORDER BY 1) AS spans"  # noqa: S608 (a constant function name)
+    with connection.cursor() as cur:
+        cur.execute(sql, [_SPAN_LOCK_KEY, spans])
+
+
+def lead_scoring_lock(*, lead_ids) -> None:
+    """Before reading the rules to score these (saved) leads: see ``LOCK_SPAN``. Take it before
+    locking the lead rows too: a rescore chunk holding it may wait for those rows."""
+    _span_locks((i // LOCK_SPAN for i in lead_ids), exclusive=False)
+
+
+def lead_scores_save(*, leads: list[Lead], new: bool = False) -> list[Lead]:
+    """Score the saved ``leads`` with the current rules and store the scores that changed
+    (one INSERT … ON CONFLICT DO UPDATE); returns those leads.
+
+    ``leads`` come with their score row (``select_related("lead_score")``), or are ``new``: just
+    inserted, their row is the one the database gave them (0, not sales-ready). Call it inside the
+    transaction that wrote the leads: it takes their scoring locks (``lead_scoring_lock``).
+    """
+    if not leads:
+        return []
+    if new:
+        for lead in leads:
+            lead.lead_score = LeadScore(score=0, sales_ready=False)
+    lead_scoring_lock(lead_ids=[lead.pk for lead in leads])
+    rules, threshold = rules_get(), scoring_settings_get().threshold
+    changed = [lead for lead in leads if lead_score_apply(lead, rules=rules, threshold=threshold)]
+    rows = []
+    for lead in changed:
+        row = lead.score_row()
+        row.lead_id = lead.pk
+        rows.append(row)
+    LeadScore.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["lead"],
+        update_fields=["score", "sales_ready"],
+    )
     return changed
 
 
@@ -265,32 +328,58 @@ def _one_rescore_at_a_time():
             cur.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
 
 
-def _rescore_chunk(lo: int, hi: int) -> None:
-    """Rescore leads with ``lo <= id < hi`` in one UPDATE; auto-qualify those that crossed.
+def rescore_sql(lo: int, hi: int, *, rules: list[Rule], threshold: int) -> tuple[str, list]:
+    """The UPDATE of the stale score rows of the leads with ``lo <= id < hi``.
 
-    Only the leads whose score or sales-ready flag is wrong are written: every written row costs
-    a new row version and an entry in each of the table's indexes, while an unchanged score costs
-    one evaluation of the expression.
+    Only the rows whose score or sales-ready flag is wrong are written (an unchanged score costs
+    one evaluation of the expression, a written one a new row version and its index entries).
+    The expression is evaluated once per lead, in the subquery (``OFFSET 0`` keeps Postgres from
+    inlining it into every place that uses it); a right score implies the flag it should have.
+    Both sides are bounded by the id range, so each uses its primary key.
     """
-    rules = rules_get()
-    settings = scoring_settings_get()
-    threshold = settings.threshold
-    expr = score_expression(rules)
-    chunk = Lead.objects.filter(id__gte=lo, id__lt=hi, status__in=SCORED_STATUSES)
-    # A right score with the wrong flag, or a wrong score. The cheap column checks come first:
-    # the expression is evaluated once per lead (a right score implies the flag it should have).
-    stale = chunk.alias(new_score=expr).filter(
-        Q(score__gte=threshold, sales_ready=False)
-        | Q(score__lt=threshold, sales_ready=True)
-        | ~Q(score=F("new_score"))
+    computed = (
+        Lead.objects.filter(id__gte=lo, id__lt=hi, status__in=SCORED_STATUSES)
+        .order_by()
+        .annotate(new_score=score_expression(rules))
+        .values_list("id", "new_score")
     )
+    select, params = computed.query.sql_with_params()
+    if connection.vendor == "postgresql":
+        select += " OFFSET 0"
+    qn = connection.ops.quote_name
+    t, pk = qn(LeadScore._meta.db_table), qn(LeadScore._meta.pk.column)
+    score, ready, new, lead = qn("score"), qn("sales_ready"), qn("new_score"), qn("id")
+    # Names from _meta and the compiled query only; every value is a parameter.
+    sql = (
+        f"UPDATE {t} SET {score} = x.{new}, {ready} = (x.{new} >= %s) FROM ({select}) AS x "  # noqa: S608
+        f"WHERE {t}.{pk} >= %s AND {t}.{pk} < %s AND {t}.{pk} = x.{lead} "
+        f"AND ({t}.{score} <> x.{new} OR {t}.{ready} <> ({t}.{score} >= %s))"
+    )
+    return sql, [threshold, *params, lo, hi, threshold]
+
+
+def _rescore_chunk(lo: int, hi: int) -> None:
+    """Rescore the leads with ``lo <= id < hi`` in one UPDATE of their score rows (``rescore_sql``)
+    under their span locks (``LOCK_SPAN``); auto-qualify those that crossed the threshold."""
     with transaction.atomic():
-        stale.update(score=expr, sales_ready=sales_ready_expression(expr, threshold))
+        _span_locks(range(lo // LOCK_SPAN, (hi - 1) // LOCK_SPAN + 1), exclusive=True)
+        rules = rules_get()
+        settings = scoring_settings_get()
+        with connection.cursor() as cur:
+            cur.execute(*rescore_sql(lo, hi, rules=rules, threshold=settings.threshold))
         if settings.auto_qualify:
-            crossing = chunk.filter(status__in=QUALIFIABLE, sales_ready=True)
+            crossing = Lead.objects.filter(
+                id__gte=lo, id__lt=hi, status__in=QUALIFIABLE, lead_score__sales_ready=True
+            )
             rows = list(
-                crossing.select_related("owner").only(
-                    "id", "status", "score", "first_name", "last_name", "owner"
+                crossing.select_related("owner", "lead_score").only(
+                    "id",
+                    "status",
+                    "first_name",
+                    "last_name",
+                    "owner",
+                    "lead_score__score",
+                    "lead_score__sales_ready",
                 )
             )
             if rows:
@@ -364,6 +453,18 @@ def _rescore_chunks(ranges: list[tuple[int, int]], workers: int) -> Iterator[tup
             thread.join()
 
 
+def _last_lead_id() -> int | None:
+    """The last lead id handed out, committed or not (Postgres: the sequence's)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id')::regclass)",
+                [Lead._meta.db_table],
+            )
+            return cur.fetchone()[0]
+    return Lead.objects.aggregate(last=Max("id"))["last"]
+
+
 def rescore_run(
     *,
     job_id: int,
@@ -378,28 +479,32 @@ def rescore_run(
     if job.status in (JobStatus.DONE, JobStatus.FAILED):
         return job  # a redelivered task does not run a finished job again
     with _one_rescore_at_a_time():
-        first = Lead.objects.aggregate(lo=Min("id"))["lo"] or 0
-        # One scan counts the scored leads of every chunk: the progress to report, and the chunks
-        # without any, which are skipped.
+        # One scan counts the scored leads of every chunk (ids k * chunk_size to
+        # (k + 1) * chunk_size, aligned with the span locks): the progress to report, and the
+        # chunks without any, which are skipped.
         counts = dict(
             Lead.objects.filter(status__in=SCORED_STATUSES)
             .order_by()
-            .annotate(chunk=(F("id") - first) / chunk_size)
+            .annotate(chunk=F("id") / chunk_size)
             .values("chunk")
             .annotate(n=Count("id"))
             .values_list("chunk", "n")
         )
+        # Leads being created now are not counted yet: their chunks are rescored too (their
+        # span lock waits for them), so none keeps a score from the rules it was created with.
+        last = _last_lead_id()
+        if last is not None:
+            for k in range(max(counts, default=last // chunk_size), last // chunk_size + 1):
+                counts.setdefault(k, 0)
         job.status = JobStatus.RUNNING
         job.started_at = timezone.now()
         job.processed = 0
         job.total = sum(counts.values())
         job.save(update_fields=["status", "started_at", "processed", "total"])
         try:
-            ranges = [
-                (first + i * chunk_size, first + (i + 1) * chunk_size) for i in sorted(counts)
-            ]
+            ranges = [(k * chunk_size, (k + 1) * chunk_size) for k in sorted(counts)]
             for lo, _hi in _rescore_chunks(ranges, workers):
-                job.processed += counts[(lo - first) // chunk_size]
+                job.processed += counts[lo // chunk_size]
                 job.save(update_fields=["processed"])
                 if on_chunk:
                     on_chunk(job)

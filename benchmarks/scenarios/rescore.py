@@ -6,15 +6,18 @@ criterion 5 points more). Each timed run rescores with the version the stored sc
 computed with, so nearly every scored lead gets a new score: the worst case of a rescore, and the
 same work for every run and every contestant.
 
-* ours: ``scoring.services.rescore_run`` (chunked UPDATEs by id range), median of N runs;
-* reference 1: ONE plain SQL ``UPDATE leads_lead SET score = <CASE…>, sales_ready = … WHERE
-  status IN (…)`` compiled by Django from the same ``score_expression`` (what ``QuerySet.update``
-  runs, without chunks), executed with a bare cursor, median of N runs, interleaved with ours;
-* reference 2: the per-lead ORM save loop (iterate the queryset, ``lead_score_apply``,
-  ``save(update_fields=…)``) on the first leads by id, timed once and scaled to the number of
-  leads the rescore scores.
+Scores live in their own table (``leads.LeadScore``: ``leads_leadscore``, one row per lead).
 
-Every timed run starts from the same state: the table vacuumed, a CHECKPOINT taken. Right after
+* ours: ``scoring.services.rescore_run`` (chunked UPDATEs by id range), median of N runs;
+* reference 1: ONE plain SQL ``UPDATE leads_leadscore SET score = <CASE…>, sales_ready = …
+  FROM leads_lead WHERE lead_id = leads_lead.id AND status IN (…)``, the CASE and the condition
+  compiled by Django from the same ``score_expression`` and queryset, executed with a bare
+  cursor, median of N runs, interleaved with ours;
+* reference 2: the per-lead ORM save loop (iterate the queryset, ``lead_score_apply``, save the
+  lead's score row with ``save(update_fields=…)``) on the first leads by id, timed once and
+  scaled to the number of leads the rescore scores.
+
+Every timed run starts from the same state: the tables vacuumed, a CHECKPOINT taken. Right after
 our first run every scored lead is compared with the expression in SQL, and a sample with the
 Python engine (``score_lead``); unqualified and converted leads must keep their sentinel score.
 A mismatch fails the scenario.
@@ -26,11 +29,10 @@ import importlib
 
 from django.db import connection
 from django.db.models import F, Q
-from django.db.models.sql import UpdateQuery
 
 from benchmarks import dataset
 from benchmarks.framework import BenchmarkError, Check, Context, Timing, scenario, timed
-from leads.models import Lead
+from leads.models import Lead, LeadScore
 from scoring import services
 from scoring.engine import sales_ready_expression, score_expression, score_lead
 from scoring.models import Criterion, JobStatus, RescoreJob, ScoringSettings
@@ -68,21 +70,33 @@ def _scored():
 
 
 def _reference_sql() -> tuple[str, tuple]:
-    """The single UPDATE of every scored lead, compiled from the current rules."""
+    """The single UPDATE of every scored lead's score row, compiled from the current rules:
+    what ``QuerySet.update(score=expr, sales_ready=expr >= threshold)`` would run if it could
+    read the joined lead (the expression and the condition are Django's compilation)."""
     expr = score_expression(services.rules_get())
-    query = _scored().query.chain(UpdateQuery)
-    query.add_update_values({"score": expr, "sales_ready": sales_ready_expression(expr, THRESHOLD)})
-    query.clear_select_clause()
-    sql, params = query.get_compiler(connection.alias).as_sql()
-    if not sql.startswith("UPDATE ") or "SELECT" in sql.upper():
+    query = _scored().annotate(new_score=expr).values("new_score").query
+    compiler = query.get_compiler(connection.alias)
+    score_sql, score_params = compiler.compile(query.annotations["new_score"])
+    ready_sql, ready_params = compiler.compile(
+        sales_ready_expression(query.annotations["new_score"], THRESHOLD)
+    )
+    where_sql, where_params = compiler.compile(query.where)
+    qn = connection.ops.quote_name
+    scores, leads = qn(LeadScore._meta.db_table), qn(Lead._meta.db_table)
+    sql = (
+        f"UPDATE {scores} SET {qn('score')} = {score_sql}, {qn('sales_ready')} = {ready_sql} "  # noqa: S608
+        f"FROM {leads} WHERE {scores}.{qn('lead_id')} = {leads}.{qn('id')} AND {where_sql}"
+    )
+    if "SELECT" in sql.upper():
         raise BenchmarkError(f"the reference is not one plain UPDATE: {sql[:200]}")
-    return sql, params
+    return sql, (*score_params, *ready_params, *where_params)
 
 
 def _settle() -> None:
     """The same starting point for every timed run: no dead rows, nothing dirty to flush."""
     with connection.cursor() as cur:
         cur.execute("VACUUM leads_lead")
+        cur.execute("VACUUM leads_leadscore")
         cur.execute("CHECKPOINT")
 
 
@@ -93,16 +107,16 @@ def _verify(ctx: Context) -> None:
         _scored()
         .alias(expected=expr)
         .filter(
-            ~Q(score=F("expected"))
-            | Q(expected__gte=THRESHOLD, sales_ready=False)
-            | Q(expected__lt=THRESHOLD, sales_ready=True)
+            ~Q(lead_score__score=F("expected"))
+            | Q(expected__gte=THRESHOLD, lead_score__sales_ready=False)
+            | Q(expected__lt=THRESHOLD, lead_score__sales_ready=True)
         )
         .count()
     )
     if wrong:
         raise BenchmarkError(f"{wrong:,} scored leads differ from the SQL expression")
     touched = (
-        Lead.objects.exclude(status__in=services.SCORED_STATUSES)
+        LeadScore.objects.exclude(lead__status__in=services.SCORED_STATUSES)
         .exclude(score=dataset.UNSCORED_SENTINEL, sales_ready=False)
         .count()
     )
@@ -110,7 +124,9 @@ def _verify(ctx: Context) -> None:
         raise BenchmarkError(f"{touched:,} unqualified or converted leads were rescored")
     # An independent check: the Python engine on a sample spread over the whole table.
     step = max(1, Lead.objects.count() // PYTHON_CHECK_SAMPLE)
-    sample = Lead.objects.alias(m=F("id") % step).filter(m=0).order_by("id")
+    sample = (
+        Lead.objects.select_related("lead_score").alias(m=F("id") % step).filter(m=0).order_by("id")
+    )
     checked = 0
     for lead in sample.iterator(chunk_size=2000):
         if lead.status in services.SCORED_STATUSES:
@@ -146,12 +162,12 @@ def _plain_update(sql: str, params: tuple) -> float:
 
 def _loop(sample: int) -> float:
     rules = services.rules_get()
-    leads = _scored().order_by("id")[:sample]
+    leads = _scored().select_related("lead_score").order_by("id")[:sample]
 
     def run():
         for lead in leads:
             services.lead_score_apply(lead, rules=rules, threshold=THRESHOLD)
-            lead.save(update_fields=["score", "sales_ready"])
+            lead.lead_score.save(update_fields=["score", "sales_ready"])
 
     return timed(run)
 
@@ -161,7 +177,7 @@ def _changed_share(version: str) -> float:
     _rules_set(version)
     expr = score_expression(services.rules_get())
     scored = _scored().count()
-    changed = _scored().alias(new=expr).exclude(score=F("new")).count()
+    changed = _scored().alias(new=expr).filter(~Q(lead_score__score=F("new"))).count()
     return changed / max(scored, 1)
 
 

@@ -13,10 +13,11 @@ from django.urls import reverse
 
 from crm.models import Event
 from leads import services as lead_services
-from leads.models import Lead, LeadStatus
+from leads.models import Lead, LeadScore, LeadStatus
 from scoring import services
 from scoring.models import Criterion, JobStatus, RescoreJob, ScoringSettings
 from tests.factories import LeadFactory
+from tests.scoring import scored_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +34,10 @@ def _count(client, url, **params):
 
 
 def _leads_snapshot():
-    return list(Lead.objects.order_by("id").values())
+    return (
+        list(Lead.objects.order_by("id").values()),
+        list(LeadScore.objects.order_by("pk").values()),
+    )
 
 
 def _scoring_snapshot():
@@ -653,10 +657,10 @@ def generated(rep, other_rep):
         (50, False, LeadStatus.UNQUALIFIED),
     ]
     for score, ready, status in mine:
-        LeadFactory(owner=rep, score=score, sales_ready=ready, status=status)
-    LeadFactory(owner=rep, score=100, sales_ready=True, archived_at="2024-01-01T00:00Z")
+        scored_lead(owner=rep, score=score, sales_ready=ready, status=status)
+    scored_lead(owner=rep, score=100, sales_ready=True, archived_at="2024-01-01T00:00Z")
     for score in (300, 5, 5):
-        LeadFactory(owner=other_rep, score=score, sales_ready=score >= 100)
+        scored_lead(owner=other_rep, score=score, sales_ready=score >= 100)
     return mine
 
 
@@ -702,7 +706,7 @@ def test_admin_sees_every_lead_and_wide_ranges_widen_the_buckets(admin_client_, 
     assert data["scored"] == 11 and data["funnel"][0]["count"] == 13
     # -5 … 300 in ranges of 25 would be 14 bars: they fit; a far outlier widens them
     assert data["size"] == 25
-    LeadFactory(score=2000)
+    scored_lead(score=2000)
     data = admin_client_.get(REPORT).context["data"]
     assert data["size"] > 25 and len(data["buckets"]) <= 20
     assert sum(b["count"] for b in data["buckets"]) == 12
@@ -742,11 +746,11 @@ def test_report_query_count_does_not_grow_with_leads(admin_client_):
         return _count(admin_client_, REPORT, **({"format": fmt} if fmt else {}))
 
     for i in range(3):
-        LeadFactory(score=i * 30)
+        scored_lead(score=i * 30)
     small, small_csv = count(), count("csv")
     statuses = [LeadStatus.NEW, LeadStatus.QUALIFIED, LeadStatus.CONVERTED, LeadStatus.WORKING]
     for i in range(40):
-        LeadFactory(score=i * 7 - 20, sales_ready=i % 3 == 0, status=statuses[i % 4])
+        scored_lead(score=i * 7 - 20, sales_ready=i % 3 == 0, status=statuses[i % 4])
     assert count() == small
     assert count("csv") == small_csv
 

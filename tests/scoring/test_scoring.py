@@ -5,10 +5,11 @@ from django.test.utils import CaptureQueriesContext
 from crm.models import Event, Task
 from crm.services import user_today
 from leads import services as lead_services
-from leads.models import Lead, LeadStatus
+from leads.models import Lead, LeadScore, LeadStatus
 from scoring import services
 from scoring.models import Criterion, JobStatus, RescoreJob, ScoringSettings
 from tests.factories import LeadFactory
+from tests.scoring import score_set
 
 pytestmark = pytest.mark.django_db
 BANT = {"budget": "yes", "authority": "yes", "need": "yes", "timeline": "lt_3m"}
@@ -67,7 +68,7 @@ def test_disqualified_and_converted_leads_are_never_changed(rep, admin):
     lead_services.lead_disqualify(actor=rep, lead=out)
     done = LeadFactory(owner=rep, company="")
     lead_services.lead_convert(actor=rep, lead=done)
-    Lead.objects.filter(pk__in=[out.pk, done.pk]).update(score=7)
+    LeadScore.objects.filter(pk__in=[out.pk, done.pk]).update(score=7)
     services.rescore_run(job_id=RescoreJob.objects.create().pk)
     for lead in Lead.objects.filter(pk__in=[out.pk, done.pk]):
         assert lead.score == 7
@@ -104,14 +105,14 @@ def test_a_criteria_change_during_a_rescore_ends_with_the_latest_criteria(admin,
     # the change queued its own job; run what is queued, in order, as the worker would
     for job in RescoreJob.objects.filter(status=JobStatus.QUEUED).order_by("id"):
         services.rescore_run(job_id=job.pk, chunk_size=10)
-    assert set(Lead.objects.values_list("score", flat=True)) == {115}
+    assert set(LeadScore.objects.values_list("score", flat=True)) == {115}
 
 
 def test_rescore_query_count_grows_with_chunks_not_leads(rep):
     def queries(n_leads, chunk_size):
         Lead.objects.all().delete()
-        for _ in range(n_leads):
-            LeadFactory(owner=rep, status=LeadStatus.WORKING)
+        for i in range(n_leads):  # chunks are id ranges aligned on multiples of chunk_size
+            LeadFactory(id=100_000 + i, owner=rep, status=LeadStatus.WORKING)
         job = RescoreJob.objects.create()
         with CaptureQueriesContext(connection) as ctx:
             services.rescore_run(job_id=job.pk, chunk_size=chunk_size)
@@ -132,7 +133,7 @@ def test_finished_job_is_not_run_twice(rep):
 
 def test_api(rep_api, admin_api, rep, django_capture_on_commit_callbacks):
     lead = LeadFactory(owner=rep, budget="yes", need="yes")
-    Lead.objects.filter(pk=lead.pk).update(score=50)
+    score_set(lead, score=50)
     r = rep_api.get(f"/api/v1/leads/{lead.pk}/score/")
     assert r.status_code == 200
     body = r.json()
