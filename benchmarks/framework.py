@@ -53,12 +53,14 @@ class Check:
 
     ``at_most``: ratio = ours / reference, PASS when ratio <= target (we are at most N× slower).
     ``at_least``: ratio = reference / ours, PASS when ratio >= target (we are at least N× faster).
+    ``within``: an absolute limit, no reference: PASS when ours <= target seconds (a p95 page
+    time, say).
     """
 
     scenario: str
     ours: Timing | None
     reference: Timing | None
-    kind: str  # "at_most" | "at_least"
+    kind: str  # "at_most" | "at_least" | "within"
     target: float
     error: str = ""
     #: False in --small runs: the targets are set for the full size, where fixed costs do not
@@ -67,6 +69,8 @@ class Check:
 
     @property
     def ratio(self) -> float | None:
+        if self.kind == "within":
+            return None
         if self.error or self.ours is None or self.reference is None:
             return None
         if self.kind == "at_most":
@@ -75,6 +79,8 @@ class Check:
 
     @property
     def passed(self) -> bool:
+        if self.kind == "within":
+            return not self.error and self.ours is not None and self.ours.seconds <= self.target
         r = self.ratio
         if r is None:
             return False
@@ -84,6 +90,8 @@ class Check:
     def target_text(self) -> str:
         if self.error and self.ours is None:
             return "-"
+        if self.kind == "within":
+            return f"ours ≤ {fmt_seconds(self.target)}"
         if self.kind == "at_most":
             return f"ours ≤ {self.target:g}× ref"
         return f"ref ≥ {self.target:g}× ours"

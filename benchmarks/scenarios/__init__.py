@@ -6,7 +6,7 @@ its name in ``MODULES`` (the order of the table).
 
 from importlib import import_module
 
-MODULES = ["rescore", "ensure", "visibility"]
+MODULES = ["rescore", "ensure", "visibility", "daily"]
 
 for _name in MODULES:
     import_module(f"{__name__}.{_name}")
