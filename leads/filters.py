@@ -10,7 +10,6 @@ from django_filters.constants import EMPTY_VALUES
 
 from crm.activity import NextActivity, next_activity_filter
 from crm.filters import IdFilter, SearchFilterSet
-from crm.search import Haystack
 from leads.models import Lead, LeadStatus
 
 
@@ -108,16 +107,6 @@ class LeadFilter(SearchFilterSet):
             return queryset.filter(created_at__gte=dt.datetime.combine(value, dt.time.min, tz))
         end = dt.datetime.combine(value + dt.timedelta(days=1), dt.time.min, tz)
         return queryset.filter(created_at__lt=end)
-
-    def filter_q(self, queryset, name, value):
-        """Every word in the name, company or e-mail, as ``UPPER(first || ' ' || last || ' ' ||
-        company || ' ' || email) LIKE …``: the expression of the global search's trigram index
-        (crm/search.py; live leads, as the list). The words hold no spaces, so a word matches the
-        joined text exactly when it matches one of the fields."""
-        queryset = queryset.alias(_hay=Haystack(*self.search_fields))
-        for word in value.split():
-            queryset = queryset.filter(_hay__icontains=word)
-        return queryset
 
     def filter_source(self, queryset, name, value):
         """Case-insensitive, as ``lower() = lower()``: the form lead_source_lower_idx serves."""

@@ -85,14 +85,3 @@ def test_every_new_lead_has_its_score_row(rep):
     lead = LeadFactory(owner=rep)  # inserted without the services: the database adds the row
     assert (lead.score, lead.sales_ready) == (0, False)
     assert lead_list(user=rep).get(pk=lead.pk).lead_score.score == 0
-
-
-def test_the_search_uses_the_global_search_expression_and_matches_any_field(rep):
-    ana = LeadFactory(owner=rep, first_name="Ana", last_name="Ruiz", company="Olivos SL")
-    LeadFactory(owner=rep, first_name="Bea", last_name="Ruiz", company="Pinos SA")
-    qs = LeadFilter(QueryDict("q=ruiz olivos"), queryset=lead_list(user=rep)).qs
-    assert [x.pk for x in qs] == [ana.pk]
-    sql = _sql(qs)
-    haystack = 'UPPER(("LEADS_LEAD"."FIRST_NAME" || ' + "' ' || " + '"LEADS_LEAD"."LAST_NAME"'
-    assert sql.count(haystack) == 2  # the trigram index's expression (crm 0007), once per word
-    assert not LeadFilter(QueryDict("q=ruizolivos"), queryset=lead_list(user=rep)).qs.exists()
