@@ -238,7 +238,7 @@ def contact_list(request):
     from django import forms as djforms
 
     accounts = access.visible_accounts(request.user).order_by("name", "id").only("id", "name")
-    fs.form.fields["account"].widget = djforms.Select(
+    fs.form.fields["account"].widget = forms.LongSelect(
         choices=[("", _("Any"))] + [(str(a.pk), a.name) for a in accounts]
     )
     fs.form.fields["rating"].widget = djforms.Select(choices=rating_filter_choices())
