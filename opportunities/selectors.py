@@ -222,7 +222,7 @@ def opportunity_board(
     """One column per active (not archived) stage, in pipeline order, with the total count and
     the ``per_column`` deals that entered the stage most recently. A constant number of queries
     whatever the number of stages or deals: settings, stages, counts and amount totals (one
-    GROUP BY), cards (ROW_NUMBER per stage)."""
+    GROUP BY), the cards' ids (ROW_NUMBER per stage), the cards."""
     settings = opportunity_settings_get()
     active = set(settings.active_stages.values_list("pk", flat=True))
     stages = list(stage_choices())
@@ -243,7 +243,12 @@ def opportunity_board(
             order_by=[F("stage_entered_at").desc(), F("id").desc()],
         )
     )
-    cards = ranked.filter(rank__lte=per_column)
+    # Ranked on the bare deal rows, then those cards loaded with their owner and contact: ranking
+    # the joined rows joined every deal to its contact first, and as a subquery the planner
+    # expects every deal back and still does (83 ms for 10,000 deals against ~15).
+    cards = Opportunity.objects.filter(
+        pk__in=list(ranked.filter(rank__lte=per_column).order_by().values_list("pk", flat=True))
+    )
     columns = {
         s.pk: BoardColumn(
             stage=s,
