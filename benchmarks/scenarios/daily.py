@@ -37,7 +37,7 @@ from crm.models import User
 
 CONTACTS = 50_000
 CONTACTS_SMALL = 5_000
-VERSION = 1
+VERSION = 2  # 2: deals spread over all the stages (1: two stages only)
 ITERATIONS = 30
 ITERATIONS_SMALL = 5
 WARMUP = 2
@@ -204,7 +204,7 @@ def _build(n: int, log) -> None:
                 SELECT c.id, split_part(a.name, ' ', 1) AS company,
                        CASE WHEN c.id %% 3 = 0 THEN {rep.format(x="c.id * 7")}
                             ELSE c.owner_id END AS owner,
-                       (%(buckets)s::bigint[])[1 + c.id %% 10] AS stage,
+                       (%(buckets)s::bigint[])[1 + (c.id / 5) %% 10] AS stage,
                        now() - ((c.id * 13) %% 60) * interval '1 day' AS entered
                 FROM crm_contact c JOIN crm_account a ON a.id = c.account_id
                 WHERE c.email LIKE '%%@%%.{DOMAIN}' AND c.id %% 5 = 0
