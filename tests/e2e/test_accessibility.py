@@ -104,30 +104,77 @@ def _ctrl_k(page) -> None:
     expect(results.get_by_role("option").first).to_be_visible()
 
 
+def _log_dialog(page) -> None:
+    page.get_by_role("link", name="Log activity").click()
+    expect(page.get_by_role("dialog", name=re.compile("Log"))).to_be_visible()
+
+
+def _buy_now_form(page) -> None:
+    page.get_by_text("New buy-now link").click()
+    expect(page.get_by_label("Product")).to_be_visible()
+
+
+def _reason_dialog(page) -> None:
+    card = page.locator(".board-card").first
+    card.get_by_role("combobox").select_option(label="Won")
+    card.get_by_role("button", name=re.compile("^Move")).click()
+    expect(page.get_by_role("dialog", name=re.compile("Why was this deal won"))).to_be_visible()
+
+
+def _buy_with_errors(page) -> None:
+    page.get_by_role("button", name="Buy now").click()
+    expect(page.get_by_text("This field is required.").first).to_be_visible()
+
+
 # (id, who signs in, path from the world, what to do on the page before checking)
-PAGES = [
-    ("agenda", "rita", lambda w: "/", None),
-    ("lead-list", "rita", lambda w: "/leads/", None),
-    ("lead-page", "rita", lambda w: f"/leads/{w['leads'][0].pk}/", None),
-    ("board", "rita", lambda w: "/opportunities/board/", None),
-    ("opportunity-page", "rita", lambda w: f"/opportunities/{w['deals'][0].pk}/", None),
-    ("search", "rita", lambda w: "/search/?q=Fern", None),
-    ("ctrl-k-dialog", "rita", lambda w: "/", _ctrl_k),
-    ("settings", "ada", lambda w: "/settings/", None),
-    ("settings-users", "ada", lambda w: "/settings/users/", None),
-    ("settings-teams", "ada", lambda w: "/settings/teams/", None),
-    ("settings-leads", "ada", lambda w: "/settings/leads/", None),
-    ("settings-ratings", "ada", lambda w: "/settings/ratings/", None),
-    ("settings-scoring", "ada", lambda w: "/settings/scoring/", None),
-    ("settings-pipeline", "ada", lambda w: "/settings/pipeline/", None),
-    ("settings-opportunities", "ada", lambda w: "/settings/opportunities/", None),
-    ("settings-automation", "ada", lambda w: "/settings/automation/", None),
-    ("settings-sequences", "ada", lambda w: "/settings/sequences/", None),
-    ("settings-archive", "ada", lambda w: "/settings/archive/", None),
-] + [
-    (f"buy-now-{skin}", None, lambda w, skin=skin: link_path(w["links"][skin]), None)
-    for skin in BuyNowSkin.values
-]
+PAGES = (
+    [
+        ("agenda", "rita", lambda w: "/", None),
+        ("lead-list", "rita", lambda w: "/leads/", None),
+        ("lead-page", "rita", lambda w: f"/leads/{w['leads'][0].pk}/", None),
+        ("board", "rita", lambda w: "/opportunities/board/", None),
+        ("opportunity-page", "rita", lambda w: f"/opportunities/{w['deals'][0].pk}/", None),
+        ("board-reason-dialog", "rita", lambda w: "/opportunities/board/", _reason_dialog),
+        (
+            "opportunity-log-dialog",
+            "rita",
+            lambda w: f"/opportunities/{w['deals'][0].pk}/",
+            _log_dialog,
+        ),
+        (
+            "opportunity-buy-now-form",
+            "rita",
+            lambda w: f"/opportunities/{w['deals'][0].pk}/",
+            _buy_now_form,
+        ),
+        ("search", "rita", lambda w: "/search/?q=Fern", None),
+        ("ctrl-k-dialog", "rita", lambda w: "/", _ctrl_k),
+        ("settings", "ada", lambda w: "/settings/", None),
+        ("settings-users", "ada", lambda w: "/settings/users/", None),
+        ("settings-teams", "ada", lambda w: "/settings/teams/", None),
+        ("settings-leads", "ada", lambda w: "/settings/leads/", None),
+        ("settings-ratings", "ada", lambda w: "/settings/ratings/", None),
+        ("settings-scoring", "ada", lambda w: "/settings/scoring/", None),
+        ("settings-pipeline", "ada", lambda w: "/settings/pipeline/", None),
+        ("settings-opportunities", "ada", lambda w: "/settings/opportunities/", None),
+        ("settings-automation", "ada", lambda w: "/settings/automation/", None),
+        ("settings-sequences", "ada", lambda w: "/settings/sequences/", None),
+        ("settings-archive", "ada", lambda w: "/settings/archive/", None),
+    ]
+    + [
+        (f"buy-now-{skin}", None, lambda w, skin=skin: link_path(w["links"][skin]), None)
+        for skin in BuyNowSkin.values
+    ]
+    + [
+        (
+            f"buy-now-{skin}-errors",
+            None,
+            lambda w, skin=skin: link_path(w["links"][skin]),
+            _buy_with_errors,
+        )
+        for skin in BuyNowSkin.values
+    ]
+)
 
 
 def _report(violations: list) -> str:
@@ -160,7 +207,12 @@ def test_axe_finds_no_wcag_violation(live_server, page, request, user, path, act
     )
     assert result["passes"], "axe ran no check"
     assert result["violations"] == [], _report(result["violations"])
-    if os.environ.get("CRM_AXE_INCOMPLETE"):  # what axe could not decide, for a human look
+    # axe leaves for review what might change later (an aria-describedby to a missing id, an id
+    # both a heading and a label point to); on a rendered page those are defects too. Only the
+    # contrast it cannot measure (text over a select's arrow image, icon-only glyphs) is left.
+    undecided = [v for v in result["incomplete"] if v["id"] != "color-contrast"]
+    assert undecided == [], _report(undecided)
+    if os.environ.get("CRM_AXE_INCOMPLETE"):  # the contrast axe could not measure, for a look
         print(request.node.callspec.id, _report(result["incomplete"]))
 
 
