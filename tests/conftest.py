@@ -1,5 +1,7 @@
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -7,6 +9,15 @@ from tests.celery_worker import celery_worker_process  # noqa: F401 (a fixture f
 from tests.factories import AdminFactory, UserFactory
 
 PASSWORD = "pass-word-123"
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request in Spanish leaves Spanish active in this thread (LocaleMiddleware activates and
+    never resets): each test starts in the default language, as a fresh request would."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
