@@ -178,3 +178,13 @@ def test_api(rep_api, admin_api, rep, django_capture_on_commit_callbacks):
     assert Criterion.objects.count() == 5
     r = rep_api.get("/api/v1/leads/", {"sales_ready": "true", "score_min": 40})
     assert [x["id"] for x in r.json()["results"]] == [lead.pk]
+
+
+def test_a_finished_rescore_refreshes_the_score_statistics(admin):
+    """After a rescore the planner's statistics of the score table are fresh (an ANALYZE), so the
+    sales-ready filter does not run on a plan made for the old scores."""
+    LeadFactory.create_batch(3)
+    with CaptureQueriesContext(connection) as ctx:
+        services.rescore_run(job_id=RescoreJob.objects.create().pk)
+    analyzed = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("ANALYZE")]
+    assert analyzed == [f'ANALYZE "{LeadScore._meta.db_table}"']
