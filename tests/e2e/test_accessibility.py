@@ -14,7 +14,14 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from opportunities.models import BuyNowSkin, Stage
-from opportunities.services import opportunity_move, opportunity_settings_update
+from opportunities.services import (
+    loss_reason_create,
+    opportunity_move,
+    opportunity_settings_get,
+    opportunity_settings_update,
+    stage_update,
+    win_reason_create,
+)
 from opportunities.services_automation import enrollment_start, sequence_create
 from opportunities.services_buynow import buy_now_link_create, link_path
 from tests.conftest import PASSWORD
@@ -62,6 +69,30 @@ def _world() -> dict:
         if stage != deal.stage:
             deal = opportunity_move(actor=rep, opportunity=deal, stage=stage)
         deals.append(deal)
+    settings = opportunity_settings_get()
+    won = OpportunityFactory(owner=rep, contact=contacts[1], name="Acme won", amount=500)
+    opportunity_move(
+        actor=rep,
+        opportunity=won,
+        stage=settings.win_stage,
+        win_reason=win_reason_create(actor=admin, name="Chose us after the trial"),
+    )
+    lost = OpportunityFactory(owner=rep, contact=contacts[0], name="Acme lost", amount=700)
+    opportunity_move(
+        actor=rep,
+        opportunity=lost,
+        stage=settings.loss_stage,
+        loss_reason=loss_reason_create(actor=admin, name="Went quiet after the demo"),
+    )
+    stage_update(actor=admin, stage=open_stages[0], rot_days=3)
+    rotting = OpportunityFactory(
+        owner=rep,
+        contact=contacts[1],
+        name="Acme rotting",
+        stage=open_stages[0],
+        stage_entered_at=timezone.now() - dt.timedelta(days=10),
+    )
+    deals += [won, lost, rotting]
     TaskFactory(owner=rep, title="Overdue call", due_on=today - dt.timedelta(days=2), lead=leads[0])
     TaskFactory(owner=rep, title="Today's call", due_on=today, opportunity=deals[0])
     TaskFactory(
@@ -147,6 +178,14 @@ PAGES = (
             lambda w: f"/opportunities/{w['deals'][0].pk}/",
             _buy_now_form,
         ),
+        ("won-opportunity-page", "rita", lambda w: f"/opportunities/{w['deals'][-3].pk}/", None),
+        (
+            "rotting-opportunity-page",
+            "rita",
+            lambda w: f"/opportunities/{w['deals'][-1].pk}/",
+            None,
+        ),
+        ("opportunity-list", "rita", lambda w: "/opportunities/", None),
         ("search", "rita", lambda w: "/search/?q=Fern", None),
         ("ctrl-k-dialog", "rita", lambda w: "/", _ctrl_k),
         ("settings", "ada", lambda w: "/settings/", None),
@@ -221,18 +260,20 @@ def test_axe_finds_no_wcag_violation(live_server, page, request, user, path, act
     _check(live_server, page, request, user, path, action)
 
 
-DARK = {"agenda", "lead-page", "board", "opportunity-page", "settings-pipeline"}
-DARK |= {f"buy-now-{skin}" for skin in BuyNowSkin.values}
+PHONE = {"agenda", "lead-list", "lead-page", "board", "opportunity-page", "ctrl-k-dialog"}
+PHONE |= {"settings-pipeline"}
+PHONE |= {f"buy-now-{skin}" for skin in BuyNowSkin.values}
 
 
 @pytest.mark.parametrize(
     ("user", "path", "action"),
-    [p[1:] for p in PAGES if p[0] in DARK],
-    ids=[p[0] for p in PAGES if p[0] in DARK],
+    [p[1:] for p in PAGES if p[0] in PHONE],
+    ids=[p[0] for p in PAGES if p[0] in PHONE],
 )
-def test_axe_with_a_dark_os_preference(live_server, page, request, user, path, action):
-    """The CSS library follows a dark OS preference unless told otherwise; the app's colours are
-    made for the light theme, so a dark preference must not swap the palette under them."""
+def test_axe_on_a_phone_with_a_dark_os_preference(live_server, page, request, user, path, action):
+    """At 390 px (other layouts, target sizes) and with a dark OS preference: the CSS library
+    follows it unless told otherwise, and the app's colours are made for the light theme."""
+    page.set_viewport_size({"width": 390, "height": 844})
     page.emulate_media(color_scheme="dark")
     _check(live_server, page, request, user, path, action)
 
@@ -258,7 +299,7 @@ def test_every_board_card_moves_without_dragging(live_server, page):
     _sign_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/opportunities/board/")
     cards = page.locator(".board-card")
-    expect(cards).to_have_count(len(world["deals"]))
+    expect(cards).to_have_count(len(world["deals"]))  # open, won, lost and rotting
     for i in range(cards.count()):
         card = cards.nth(i)
         expect(card.get_by_role("combobox", name=re.compile("to stage"))).to_be_visible()
