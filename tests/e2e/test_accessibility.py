@@ -157,6 +157,17 @@ def _buy_with_errors(page) -> None:
     expect(page.get_by_text("This field is required.").first).to_be_visible()
 
 
+def _submit_empty(button: str):
+    """Send the form as it is, past the browser's own checks, to see the server's errors."""
+
+    def action(page) -> None:
+        page.evaluate("document.querySelectorAll('form').forEach(f => { f.noValidate = true; })")
+        page.locator("main").get_by_role("button", name=button, exact=True).click()
+        expect(page.locator(".errorlist, .form-errors").first).to_be_visible()
+
+    return action
+
+
 # (id, who signs in, path from the world, what to do on the page before checking)
 PAGES = (
     [
@@ -186,6 +197,8 @@ PAGES = (
             None,
         ),
         ("opportunity-list", "rita", lambda w: "/opportunities/", None),
+        ("lead-form-errors", "rita", lambda w: "/leads/new/", _submit_empty("Save")),
+        ("task-form-errors", "rita", lambda w: "/tasks/new/", _submit_empty("Save")),
         ("search", "rita", lambda w: "/search/?q=Fern", None),
         ("ctrl-k-dialog", "rita", lambda w: "/", _ctrl_k),
         ("settings", "ada", lambda w: "/settings/", None),
@@ -195,6 +208,14 @@ PAGES = (
         ("settings-ratings", "ada", lambda w: "/settings/ratings/", None),
         ("settings-scoring", "ada", lambda w: "/settings/scoring/", None),
         ("settings-pipeline", "ada", lambda w: "/settings/pipeline/", None),
+        (
+            "settings-pipeline-errors",
+            "ada",
+            lambda w: "/settings/pipeline/",
+            _submit_empty("Add stage"),
+        ),
+        ("settings-leads-errors", "ada", lambda w: "/settings/leads/", _submit_empty("Add reason")),
+        ("settings-user-errors", "ada", lambda w: "/settings/users/new/", _submit_empty("Save")),
         ("settings-opportunities", "ada", lambda w: "/settings/opportunities/", None),
         ("settings-automation", "ada", lambda w: "/settings/automation/", None),
         ("settings-sequences", "ada", lambda w: "/settings/sequences/", None),
