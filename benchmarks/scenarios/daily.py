@@ -37,7 +37,7 @@ from crm.models import User
 
 CONTACTS = 50_000
 CONTACTS_SMALL = 5_000
-VERSION = 2  # 2: deals spread over all the stages (1: two stages only)
+VERSION = 3  # 3: choices by hash, spread over every rep (2: by id modulo: one stage a rep)
 ITERATIONS = 30
 ITERATIONS_SMALL = 5
 WARMUP = 2
@@ -75,17 +75,21 @@ def _array(values: list[str]) -> str:
     return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]::text[]"
 
 
+def _h(expr: str, salt: int) -> str:
+    """A non-negative hash of ``expr`` (an integer): choices made with it are spread over every
+    rep. Plain ``id %% k`` would not be: a rep owns the contacts whose number is the rep's modulo
+    100, so ``id %% 5`` (or 10, 20…) is the same for all of one rep's rows."""
+    return f"(hashint8(({expr}) * 31 + {salt})::bigint + 2147483648)"
+
+
 def _pick(values: list[str], expr: str, salt: int) -> str:
     """SQL picking one of ``values`` by hashing ``expr`` (deterministic; ``%%``: parameters)."""
-    return (
-        f"({_array(values)})[1 + ((hashint8(({expr}) * 31 + {salt})::bigint + 2147483648)"
-        f" %% {len(values)})]"
-    )
+    return f"({_array(values)})[1 + {_h(expr, salt)} %% {len(values)}]"
 
 
 def _phone(d: str, g: str) -> str:
     """One of five phone formats of the 9 digits ``d`` (or none), by ``g``."""
-    return f"""CASE {g} %% 5
+    return f"""CASE {_h(g, 7)} %% 5
         WHEN 0 THEN '+34 ' || substr({d}, 1, 3) || ' ' || substr({d}, 4, 2) || ' '
                     || substr({d}, 6, 2) || ' ' || substr({d}, 8, 2)
         WHEN 1 THEN substr({d}, 1, 3) || '-' || substr({d}, 4, 3) || '-' || substr({d}, 7, 3)
@@ -202,15 +206,16 @@ def _build(n: int, log) -> None:
                    s.entered, s.stage NOT IN (%(won)s, %(lost)s), s.entered, now()
             FROM (
                 SELECT c.id, split_part(a.name, ' ', 1) AS company,
-                       CASE WHEN c.id %% 3 = 0 THEN {rep.format(x="c.id * 7")}
+                       CASE WHEN {_h("c.id", 8)} %% 3 = 0 THEN {rep.format(x=_h("c.id", 9))}
                             ELSE c.owner_id END AS owner,
-                       (%(buckets)s::bigint[])[1 + (c.id / 5) %% 10] AS stage,
+                       (%(buckets)s::bigint[])[1 + {_h("c.id", 10)} %% 10] AS stage,
                        now() - ((c.id * 13) %% 60) * interval '1 day' AS entered
                 FROM crm_contact c JOIN crm_account a ON a.id = c.account_id
-                WHERE c.email LIKE '%%@%%.{DOMAIN}' AND c.id %% 5 = 0
+                WHERE c.email LIKE '%%@%%.{DOMAIN}'
+                ORDER BY {_h("c.id", 11)} LIMIT %(deals)s
             ) AS s
             """,  # noqa: S608
-            {"reps": reps, "buckets": buckets, "won": won, "lost": lost},
+            {"reps": reps, "buckets": buckets, "won": won, "lost": lost, "deals": n // 5},
         )
         mine = f"c.email LIKE '%%@%%.{DOMAIN}'"
         cur.execute(
@@ -227,9 +232,9 @@ def _build(n: int, log) -> None:
         cur.execute(
             f"""
             WITH s AS (
-                SELECT o.id AS opp, o.contact_id, {rep.format(x="o.id * 13")} AS usr
+                SELECT o.id AS opp, o.contact_id, {rep.format(x=_h("o.id", 13))} AS usr
                 FROM opportunities_opportunity o JOIN crm_contact c ON c.id = o.contact_id
-                WHERE {mine} AND o.id %% 5 = 0
+                WHERE {mine} AND {_h("o.id", 12)} %% 5 = 0
             ), shares AS (
                 INSERT INTO opportunities_opportunityshare (opportunity_id, user_id, created_at)
                 SELECT opp, usr, now() FROM s ON CONFLICT DO NOTHING
@@ -243,7 +248,7 @@ def _build(n: int, log) -> None:
         # Tasks: for 6 deals in 10, one open task (overdue, today or later: a third each) and,
         # for half of them, a done one; for every 10th contact and every 50th lead an open one.
         due = (
-            "current_date + (CASE x %% 3 WHEN 0 THEN -1 - x %% 20 WHEN 1 THEN 0"
+            f"current_date + (CASE {_h('x', 17)} %% 3 WHEN 0 THEN -1 - x %% 20 WHEN 1 THEN 0"
             " ELSE 1 + x %% 30 END)::int"
         )
         cur.execute(
@@ -253,13 +258,13 @@ def _build(n: int, log) -> None:
             SELECT '{DOMAIN}: call about ' || o.name, 'call', {due.replace("x", "o.id")},
                    false, NULL, '', now(), now(), o.id, o.owner_id, false, 0
             FROM opportunities_opportunity o JOIN crm_contact c ON c.id = o.contact_id
-            WHERE {mine} AND o.id %% 10 < 6
+            WHERE {mine} AND {_h("o.id", 14)} %% 10 < 6
             UNION ALL
             SELECT '{DOMAIN}: sent the proposal', 'email', current_date - 3, true,
                    now() - ((o.id * 11) %% 30) * interval '1 day', '', now(), now(), o.id,
                    o.owner_id, false, 0
             FROM opportunities_opportunity o JOIN crm_contact c ON c.id = o.contact_id
-            WHERE {mine} AND o.id %% 10 < 3
+            WHERE {mine} AND {_h("o.id", 14)} %% 10 < 3
             """,  # noqa: S608
             [],
         )
@@ -269,7 +274,7 @@ def _build(n: int, log) -> None:
                                   contact_id, owner_id, is_follow_up, priority)
             SELECT '{DOMAIN}: follow up', 'todo', {due.replace("x", "c.id")}, false, '', now(),
                    now(), c.id, c.owner_id, false, 0
-            FROM crm_contact c WHERE {mine} AND c.id %% 10 = 1
+            FROM crm_contact c WHERE {mine} AND {_h("c.id", 15)} %% 10 = 0
             """,  # noqa: S608
             [],
         )
@@ -279,7 +284,7 @@ def _build(n: int, log) -> None:
                                   lead_id, owner_id, is_follow_up, priority)
             SELECT '{DOMAIN}: first call', 'call', {due.replace("x", "l.id")}, false, '', now(),
                    now(), l.id, l.owner_id, false, 0
-            FROM leads_lead l WHERE l.id %% 50 = 0
+            FROM leads_lead l WHERE {_h("l.id", 16)} %% 50 = 0
             """,  # noqa: S608
             [],
         )
