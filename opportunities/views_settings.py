@@ -447,17 +447,25 @@ def defaults_update(request):
     settings = services.opportunity_settings_get()
     stages = _all_stages()
     form = _settings_form(settings, stages, _active_ids(settings), data=request.POST)
+    return _save_section(
+        request, form, "settings_form", _("Opportunity defaults saved."), anchor=None
+    )
+
+
+def _save_section(request, form, form_key: str, saved_message: str, anchor: str | None):
+    """Save one section of the page (defaults, visibility, buy now) through the settings
+    service, as the API does; a refused one comes back with its errors, the others as saved."""
     saved = run_service(
         form,
         lambda: services.opportunity_settings_update(actor=request.user, **form.cleaned_data),
     )
     if saved is None:
-        return _render_defaults(request, settings_form=form)
+        return _render_defaults(request, **{form_key: form})
     if form.has_changed():
-        messages.success(request, _("Opportunity defaults saved."))
+        messages.success(request, saved_message)
     else:
         messages.info(request, _("Nothing changed."))
-    return redirect(_defaults_url())
+    return redirect(_defaults_url(anchor))
 
 
 @admin_required
@@ -465,17 +473,9 @@ def defaults_update(request):
 def visibility_update(request):
     """The sharing rules, saved through the same service as the defaults (and the API)."""
     form = _visibility_form(services.opportunity_settings_get(), data=request.POST)
-    saved = run_service(
-        form,
-        lambda: services.opportunity_settings_update(actor=request.user, **form.cleaned_data),
+    return _save_section(
+        request, form, "visibility_form", _("Visibility settings saved."), "visibility-title"
     )
-    if saved is None:
-        return _render_defaults(request, visibility_form=form)
-    if form.has_changed():
-        messages.success(request, _("Visibility settings saved."))
-    else:
-        messages.info(request, _("Nothing changed."))
-    return redirect(_defaults_url("visibility-title"))
 
 
 def _reason(kind: ReasonKind, pk: int, *, active_only: bool = True):
@@ -572,14 +572,6 @@ def reason_move(request, kind, pk):
 def buy_now_update(request):
     """Settings > Opportunity defaults > Buy now, through the same service as the API."""
     form = _buy_now_form(services.opportunity_settings_get(), data=request.POST)
-    saved = run_service(
-        form,
-        lambda: services.opportunity_settings_update(actor=request.user, **form.cleaned_data),
+    return _save_section(
+        request, form, "buy_now_form", _("Buy-now settings saved."), "buy-now-title"
     )
-    if saved is None:
-        return _render_defaults(request, buy_now_form=form)
-    if form.has_changed():
-        messages.success(request, _("Buy-now settings saved."))
-    else:
-        messages.info(request, _("Nothing changed."))
-    return redirect(_defaults_url("buy-now-title"))
