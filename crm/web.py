@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from functools import wraps
+from functools import cached_property, wraps
 from typing import Any
 
 from django.contrib import messages
@@ -109,10 +109,41 @@ def sort_columns(
     return out
 
 
+#: Lists count their rows up to this many; past it they say "more than 10,000".
+COUNT_CAP = 10_000
+
+
+class CappedPaginator(Paginator):
+    """Counts at most ``COUNT_CAP + 1`` rows (``COUNT(*)`` over a ``LIMIT``ed subquery, so the
+    database stops there). An exact count of an admin's million leads cost more than the page
+    itself (~150 ms for 980,000 leads with no next activity); nobody pages through 400 pages,
+    they filter. ``capped`` tells the template to say "more than" and drop the "Last" link."""
+
+    @property
+    def cap(self) -> int:
+        return COUNT_CAP
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.cap + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.cap
+
+    def page(self, number):
+        if not self.capped:
+            return super().page(number)
+        # The count stops at cap + 1: a full page even at the last one it knows of.
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+
+
 def paginate(request: HttpRequest, queryset: QuerySet):
     if queryset.query.order_by:  # a stable order: pages never repeat or skip rows
         queryset = queryset.order_by(*queryset.query.order_by, "pk")
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def user_select(field, users: Iterable[User], empty_label: str) -> None:

@@ -217,12 +217,19 @@ class BoardColumn:
 
 
 def opportunity_board(
-    *, user: User, owner_id: int | None = None, per_column: int = 50
+    *,
+    user: User,
+    owner_id: int | None = None,
+    per_column: int = 25,
+    per_closed_column: int = 10,
 ) -> list[BoardColumn]:
     """One column per active (not archived) stage, in pipeline order, with the total count and
-    the ``per_column`` deals that entered the stage most recently. A constant number of queries
-    whatever the number of stages or deals: settings, stages, counts and amount totals (one
-    GROUP BY), the cards' ids (ROW_NUMBER per stage), the cards."""
+    the deals that entered the stage most recently: ``per_column`` of an open stage,
+    ``per_closed_column`` of the win and loss stages (history: the list shows the rest, and the
+    column links to it). Each card costs about a millisecond of template (its badge, its "Move
+    to stage" form), so an admin's board of the whole team stays fast. A constant number of
+    queries whatever the number of stages or deals: settings, stages, counts and amount totals
+    (one GROUP BY), the cards' ids (ROW_NUMBER per stage), the cards."""
     settings = opportunity_settings_get()
     active = set(settings.active_stages.values_list("pk", flat=True))
     stages = list(stage_choices())
@@ -246,8 +253,11 @@ def opportunity_board(
     # Ranked on the bare deal rows, then those cards loaded with their owner and contact: ranking
     # the joined rows joined every deal to its contact first, and as a subquery the planner
     # expects every deal back and still does (83 ms for 10,000 deals against ~15).
+    closing = [pk for pk in (settings.win_stage_id, settings.loss_stage_id) if pk]
+    shown = Q(rank__lte=per_column) & ~Q(stage_id__in=closing)
+    shown |= Q(rank__lte=per_closed_column, stage_id__in=closing)
     cards = Opportunity.objects.filter(
-        pk__in=list(ranked.filter(rank__lte=per_column).order_by().values_list("pk", flat=True))
+        pk__in=list(ranked.filter(shown).order_by().values_list("pk", flat=True))
     )
     columns = {
         s.pk: BoardColumn(

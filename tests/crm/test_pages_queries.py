@@ -115,3 +115,22 @@ def test_timeline_query_count_does_not_grow(rep_client, rep, other_rep):
     churn(10)
     many = _count(rep_client, url)
     assert few == many
+
+
+@pytest.mark.django_db
+def test_long_lists_count_up_to_a_cap(admin_client_, monkeypatch):
+    """Past the cap a list says "more than N" (the count stops there) and keeps paging."""
+    from crm import web
+    from tests.factories import LeadFactory
+
+    monkeypatch.setattr(web, "COUNT_CAP", 30)
+    LeadFactory.create_batch(32)
+    page = admin_client_.get(reverse("lead-list")).content.decode()
+    assert "More than 30 results" in page
+    assert ">Last<" not in page
+    assert "Page 1<" in page
+    second = admin_client_.get(reverse("lead-list"), {"page": 2})
+    assert len(second.context["page_obj"]) == 7  # 32 leads, 25 a page: the rest is there
+    monkeypatch.setattr(web, "COUNT_CAP", 40)
+    page = admin_client_.get(reverse("lead-list")).content.decode()
+    assert "32 results" in page and "Page 1 of 2" in page and ">Last<" in page

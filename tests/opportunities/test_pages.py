@@ -808,3 +808,37 @@ def test_amount_changes_read_localized_in_the_history(rep):
     with translation.override("es"):
         details = [line for d in describe_events(events, user=rep) for line in d["details"]]
     assert any("12.345,50" in line for line in details), details
+
+
+def test_board_shows_the_latest_cards_and_links_to_the_rest(rep_client, rep, pipeline):
+    """An open column shows its 25 most recent deals, the win and loss columns their 10 latest
+    (history); each links to the list for the rest."""
+    contact = ContactFactory(owner=rep)
+    now = timezone.now()
+    for i in range(27):
+        _deal(
+            rep,
+            contact=contact,
+            name=f"Open {i:02}",
+            stage_entered_at=now - dt.timedelta(hours=i),
+        )
+    won = pipeline["settings"].win_stage
+    for i in range(12):
+        _deal(
+            rep,
+            contact=contact,
+            name=f"Won {i:02}",
+            stage=won,
+            status="won",
+            closed_at=now,
+            stage_entered_at=now - dt.timedelta(hours=i),
+        )
+    response = rep_client.get(reverse("opportunity-board"))
+    columns = {str(c.stage): c for c in response.context["columns"]}
+    prospecting = columns["Prospecting"]
+    assert prospecting.count == 27
+    assert [c.name for c in prospecting.cards] == [f"Open {i:02}" for i in range(25)]
+    assert [c.name for c in columns["Won"].cards] == [f"Won {i:02}" for i in range(10)]
+    body = response.content.decode()
+    assert "2 more deals: see the list" in body
+    assert f"?stage={won.pk}" in body and "2 more deals: see the list" in body
