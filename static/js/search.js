@@ -40,7 +40,7 @@
     }
   }
 
-  function render(html) {
+  function render(html, query) {
     var template = document.createElement("template");
     template.innerHTML = html;
     var note = template.content.querySelector("[data-search-status]");
@@ -49,6 +49,8 @@
     input.setAttribute("aria-expanded", options().length ? "true" : "false");
     status.textContent = note ? note.textContent.trim() : "";
     setActive(-1);
+    // Options for text the user has since changed: keys pressed meanwhile wait for the next ones.
+    if (query !== input.value.trim()) return;
     var keys = pending;
     pending = null;
     if (!keys) return;
@@ -81,7 +83,7 @@
         return response.text();
       })
       .then(function (html) {
-        if (query === latest) render(html);
+        if (query === latest) render(html, query);
       })
       .catch(function (error) {
         if (error && error.name === "AbortError") return;
