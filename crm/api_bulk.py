@@ -23,6 +23,7 @@ from crm.api import OwnerField
 from crm.api_parsers import PARSER_CLASSES
 from crm.models import ListKey, SavedView
 from crm.services_bulk import (
+    ACTION_FIELDS,
     ACTIONS,
     LIST_ACTIONS,
     MAX_IDS,
@@ -80,15 +81,6 @@ class BulkSerializer(serializers.Serializer):
 
 BulkResult = inline_serializer("BulkResult", {"updated": serializers.IntegerField()})
 
-_FIELDS = {
-    "assign": ("owner",),
-    "tag": ("tag",),
-    "untag": ("tag",),
-    "disqualify": ("reason", "note"),
-    "move": ("stage", "win_reason", "loss_reason"),
-    "archive": (),
-}
-
 
 class BulkView(APIView):
     """Apply one action to many records at once (all or nothing)."""
@@ -105,7 +97,7 @@ class BulkView(APIView):
             records = bulk_targets(user=request.user, list_key=self.list_key, ids=data["ids"])
         except RecordsNotFound as exc:
             raise exceptions.NotFound() from exc
-        values = {name: data[name] for name in _FIELDS[data["action"]]}
+        values = {name: data[name] for name in ACTION_FIELDS[data["action"]]}
         updated = bulk_apply(
             actor=request.user,
             list_key=self.list_key,

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import selectors
 from crm.forms import ServiceForm
-from crm.services_bulk import ACTIONS, LIST_ACTIONS, MAX_IDS
+from crm.services_bulk import ACTION_FIELDS, ACTIONS, LIST_ACTIONS, MAX_IDS
 
 
 class BulkActionForm(ServiceForm):
@@ -91,14 +91,7 @@ class BulkActionForm(ServiceForm):
             self.add_error(required[0], required[1])
         return data
 
-    ACTION_FIELDS = {
-        "assign": ("owner",),
-        "tag": ("tag",),
-        "untag": ("tag",),
-        "disqualify": ("reason", "note"),
-        "move": ("stage", "win_reason", "loss_reason"),
-        "archive": (),
-    }
+    ACTION_FIELDS = ACTION_FIELDS
 
     def toolbar_fields(self):
         """(bound field, the actions that use it) for the toolbar; app.js-free pages show all."""

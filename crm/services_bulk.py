@@ -48,6 +48,16 @@ ACTIONS = {
     "archive": gettext_lazy("Archive"),
 }
 
+#: The values each action takes besides the ids (the API body's and the toolbar form's fields).
+ACTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "assign": ("owner",),
+    "tag": ("tag",),
+    "untag": ("tag",),
+    "disqualify": ("reason", "note"),
+    "move": ("stage", "win_reason", "loss_reason"),
+    "archive": (),
+}
+
 LIST_ACTIONS: dict[str, tuple[str, ...]] = {
     "leads": ("assign", "disqualify", "archive"),
     "contacts": ("assign", "tag", "untag", "archive"),
