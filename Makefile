@@ -25,13 +25,14 @@ REDIS_UP = redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1
 APT = $$([ "$$(id -u)" -eq 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
 .PHONY: help run test lint format worker beat demo migrate messages schema-check clean \
-	install install-dev services chromium compilemessages bench bench-small
+	install install-dev services chromium wrk compilemessages bench bench-small reliability
 
 help:
 	@echo "make run           set up, migrate, seed demo data on an empty database, serve $(ADDR)"
 	@echo "make test          the whole test suite (browser tests too) on Postgres and Redis"
 	@echo "make bench         performance targets on 1,000,000 leads (ARGS=--small|--rebuild …)"
 	@echo "make bench-small   the same scenarios on 20,000 leads, in under 2 minutes (CI)"
+	@echo "make reliability   API fuzzing, races, worker crashes, security checks (CI runs it)"
 	@echo "make lint|format   ruff check / ruff format"
 	@echo "make worker|beat   Celery worker / beat (needs REDIS_URL)"
 	@echo "make demo          seed demo users and records (skips a database that has users)"
@@ -80,13 +81,22 @@ beat: $(APP_STAMP)
 # --- quality -------------------------------------------------------------------------------------
 
 test: $(DEV_STAMP) services chromium compilemessages
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest --ignore=tests/reliability $(PYTEST_ARGS)
+
+# tests/reliability (schemathesis over the OpenAPI schema, a worker killed mid-task, headers,
+# rate limits, mass assignment), the concurrency tests of the suite, and the deploy check with
+# production settings.
+reliability: $(DEV_STAMP) services compilemessages
+	@env -u DATABASE_URL -u REDIS_URL -u DJANGO_HTTPS DJANGO_DEBUG=0 \
+		DJANGO_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+		$(MANAGE) check --deploy --fail-level WARNING
+	@$(PY) -m pytest tests -m "reliability or concurrency" $(PYTEST_ARGS)
 
 # Benchmarks on their own database (crm_bench): see benchmarks/README.md. Exit 1 on a missed target.
-bench: $(DEV_STAMP) services
+bench: $(DEV_STAMP) services wrk
 	@$(PY) -m benchmarks $(ARGS)
 
-bench-small: $(DEV_STAMP) services
+bench-small: $(DEV_STAMP) services wrk
 	@$(PY) -m benchmarks --small $(ARGS)
 
 services:
@@ -102,6 +112,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "make: installing Debian's chromium for the browser tests"; \
 		$(APT) update -qq && $(APT) install -y -qq chromium >/dev/null; }
+
+# The HTTP load generator of the API benchmarks.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "make: installing Debian's wrk for the benchmarks"; \
+		$(APT) update -qq && $(APT) install -y -qq wrk >/dev/null; }
 
 # Compiled catalogs (.mo) are build output: refresh them from the .po files when there are any.
 compilemessages: $(APP_STAMP)

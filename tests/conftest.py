@@ -9,6 +9,15 @@ from tests.celery_worker import celery_worker_process  # noqa: F401 (a fixture f
 from tests.factories import AdminFactory, UserFactory
 
 PASSWORD = "pass-word-123"
+RELIABILITY_DIR = "tests/reliability/"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/reliability is marked ``reliability``: `make reliability` selects it
+    (with the ``concurrency`` tests of the suite) and `make test` leaves it out."""
+    for item in items:
+        if RELIABILITY_DIR in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.reliability)
 
 
 @pytest.fixture(autouse=True)

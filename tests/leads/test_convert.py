@@ -112,6 +112,7 @@ def test_other_reps_lead_is_404(rep_api, other_rep):
     assert not Contact.objects.exists()
 
 
+@pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_conversions_make_one_account_one_contact_one_success():
     owner = UserFactory()
@@ -140,6 +141,7 @@ def test_two_concurrent_conversions_make_one_account_one_contact_one_success():
     assert Event.objects.filter(kind="converted").count() == 1
 
 
+@pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_conversions_of_two_leads_share_one_account():
     owner = UserFactory()

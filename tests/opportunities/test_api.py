@@ -187,6 +187,7 @@ def test_ensure_on_an_invisible_contact_is_400(rep_api, other_rep):
     assert not Opportunity.objects.exists()
 
 
+@pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_50_concurrent_ensure_calls_make_exactly_one_opportunity():
     """Threads, each with its own Postgres connection, released at once by a barrier."""

@@ -219,6 +219,7 @@ def test_archived_win_reason_setting_is_refused(admin, pipeline):
     assert "buy_now_win_reason" in exc.value.message_dict
 
 
+@pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_purchases_of_one_link_make_one_order(pipeline):
     from tests.factories import UserFactory

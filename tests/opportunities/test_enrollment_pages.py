@@ -91,6 +91,7 @@ def test_bad_enroll_input_is_refused(rep_client, rep, welcome):
     assert not Enrollment.objects.exists()
 
 
+@pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_make_one_enrollment():
     from tests.factories import AdminFactory

@@ -235,6 +235,7 @@ def test_inside_a_transaction_an_error_keeps_the_callers_transaction(rep, pipeli
         assert Opportunity.objects.filter(pk=opp.pk).exists()  # the transaction still works
 
 
+@pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_a_call_waiting_on_the_lock_sees_the_deal_committed_meanwhile():
     """The holder of the contact's lock creates a deal and commits while our call waits: our

@@ -13,7 +13,7 @@ from scoring import services
 from scoring.engine import score_lead
 from scoring.models import Criterion
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
 
 
 def _in_thread(target) -> tuple[threading.Thread, dict]:
