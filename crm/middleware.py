@@ -19,3 +19,24 @@ class UserTimeZoneMiddleware:
         else:
             timezone.deactivate()
         return self.get_response(request)
+
+
+class HealthProbeMiddleware:
+    """Answer ``/healthz`` and ``/readyz`` (crm/health.py) before any other middleware.
+
+    First in ``MIDDLEWARE``: a container healthcheck reaches the process by its internal address
+    over plain HTTP, so the probes must not depend on the Host header matching ALLOWED_HOSTS, on the
+    HTTPS redirect or on a session.
+    """
+
+    def __init__(self, get_response):
+        from crm import health
+
+        self.get_response = get_response
+        self.probes = {"/healthz": health.healthz, "/readyz": health.readyz}
+
+    def __call__(self, request):
+        probe = self.probes.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return self.get_response(request)

@@ -3,13 +3,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from crm.health import healthz, readyz
 from opportunities.views_buynow import buy_now
 from scoring.urls import report_urlpatterns as scoring_report_urls
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
-    path("readyz", readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),
     path("api/v1/", include("crm.api_urls")),

@@ -57,3 +57,10 @@ def test_probes_are_not_redirected_to_https(client, path):
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_probes_refuse_writes(client, path):
     assert client.post(path).status_code == 405
+
+
+@override_settings(ALLOWED_HOSTS=["crm.example.com"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_a_container_healthcheck_whatever_its_host(client, path):
+    # The healthcheck calls the container's internal address, not the public host name.
+    assert client.get(path, HTTP_HOST="172.18.0.5:8000").status_code == 200
