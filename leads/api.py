@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from crm.activity import with_next_activity
 from crm.api import AdminWritesOnly, ClassifySerializer, OwnerField, ServiceViewSet
 from crm.api_activity import NextActivityOutSerializer, next_activity_payload
+from crm.api_fast import CachedFieldsRepresentationMixin
 from crm.pagination import SinglePagePagination
 from leads import csv_io, selectors, services
 from leads.filters import LeadFilter
@@ -28,7 +29,7 @@ from leads.models import DisqualificationReason, Lead, Rating
 # --- leads ---------------------------------------------------------------------------------------
 
 
-class LeadSerializer(serializers.ModelSerializer):
+class LeadSerializer(CachedFieldsRepresentationMixin, serializers.ModelSerializer):
     owner = OwnerField()
     converted_account = serializers.PrimaryKeyRelatedField(read_only=True)
     converted_contact = serializers.PrimaryKeyRelatedField(read_only=True)
