@@ -22,14 +22,44 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
+_redis_client = None
+
+
+def _redis():
+    """One client (with its connection pool) per process, or None without Redis."""
+    global _redis_client
+    if _redis_client is None and settings.REDIS_URL:
+        import redis
+
+        _redis_client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
+        )
+    return _redis_client
+
+
+def count(key: str, ttl: int) -> int:
+    """Add one to ``key`` and return the new value, atomically across processes.
+
+    On Redis: INCR and EXPIRE NX in one MULTI/EXEC transaction, so the key always gets its expiry
+    with its first hit, and concurrent hits each see a distinct value. Without Redis (embedded
+    mode, one process) the local cache's add + incr."""
+    client = _redis()
+    if client is not None:
+        pipe = client.pipeline(transaction=True)
+        pipe.incr(f"crm:{key}")
+        pipe.expire(f"crm:{key}", ttl, nx=True)
+        return int(pipe.execute()[0])
+    cache.add(key, 0, timeout=ttl)
+    return cache.incr(key)
+
+
 def hit(request, scope: str, limit: int) -> bool:
     """Count one request of ``scope`` from the client; True when it is over ``limit`` in the
-    current minute. The cache is the only state; an unavailable cache never blocks anyone."""
+    current minute. The counter is the only state; an unavailable Redis never blocks anyone."""
     window = int(time.time() // WINDOW_SECONDS)
     key = f"ratelimit:{scope}:{client_address(request)}:{window}"
     try:
-        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
-        count = cache.incr(key)
+        value = count(key, WINDOW_SECONDS * 2)
     except Exception:  # a cache outage must not take the public pages down
         return False
-    return count > limit
+    return value > limit
