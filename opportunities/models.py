@@ -737,6 +737,10 @@ class TriggerRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     ran_at = models.DateTimeField(null=True, blank=True)
     detail = models.CharField(max_length=300, blank=True)
+    #: When a worker last claimed the run and how many times: a run left ``running`` by a worker
+    #: that died is claimed again once its lease is over, at most ``TRIGGER_RUN_MAX_ATTEMPTS``.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-id"]

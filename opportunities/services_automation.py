@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import DateField, Exists, ExpressionWrapper, F, OuterRef
+from django.db.models import DateField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -53,6 +53,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 MAX_DAY_OFFSET = 365
+#: A trigger run claimed longer ago than this (the worker's hard time limit) lost its worker.
+TRIGGER_RUN_LEASE = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+TRIGGER_RUN_MAX_ATTEMPTS = 5
 
 #: ``Enrollment.stop_reason`` codes written by the system (shown translated by the pages).
 STOP_OPPORTUNITY_CLOSED = "opportunity_closed"
@@ -381,10 +384,31 @@ def _act(run: TriggerRun) -> tuple[str, str, dict]:
     return _email_owner(run)
 
 
+def _trigger_run_claim(run_id: int) -> bool:
+    """pending → running, or running again when the worker that claimed it died (its lease, the
+    task time limit, is over: its transaction rolled back, nothing was done). After
+    ``TRIGGER_RUN_MAX_ATTEMPTS`` claims the run is failed instead, with the reason in its detail."""
+    now = timezone.now()
+    stale = Q(status=StepRunStatus.RUNNING, claimed_at__lt=now - TRIGGER_RUN_LEASE)
+    with transaction.atomic():
+        claimable = TriggerRun.objects.filter(Q(status=StepRunStatus.PENDING) | stale, pk=run_id)
+        if claimable.filter(attempts__gte=TRIGGER_RUN_MAX_ATTEMPTS).update(
+            status=StepRunStatus.FAILED,
+            ran_at=now,
+            detail=_detail(f"Gave up after {TRIGGER_RUN_MAX_ATTEMPTS} attempts."),
+        ):
+            return False
+        return bool(
+            claimable.update(
+                status=StepRunStatus.RUNNING, claimed_at=now, attempts=F("attempts") + 1
+            )
+        )
+
+
 def trigger_run_execute(*, run_id: int) -> str:
-    """Run one trigger run (the worker's job). Claims it first: a run that is not pending (done,
-    failed, or being run by another worker) is left alone. Returns the run's status."""
-    if not _claim(TriggerRun, run_id):
+    """Run one trigger run (the worker's job). Claims it first: a run that is done, failed, or
+    being run by a live worker is left alone. Returns the run's status."""
+    if not _trigger_run_claim(run_id):
         return TriggerRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or ""
     run = TriggerRun.objects.select_related(
         "action__tag",

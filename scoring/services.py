@@ -479,6 +479,9 @@ def rescore_run(
     if job.status in (JobStatus.DONE, JobStatus.FAILED):
         return job  # a redelivered task does not run a finished job again
     with _one_rescore_at_a_time():
+        job.refresh_from_db()
+        if job.status in (JobStatus.DONE, JobStatus.FAILED):
+            return job  # a copy delivered while the first ran waited for it: nothing left to do
         # One scan counts the scored leads of every chunk (ids k * chunk_size to
         # (k + 1) * chunk_size, aligned with the span locks): the progress to report, and the
         # chunks without any, which are skipped.

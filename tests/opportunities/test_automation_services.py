@@ -1,12 +1,14 @@
 """Trigger actions (Settings > Automation): validation, firing at most once, each action type,
 redelivery and transient failures."""
 
+import datetime as dt
 import smtplib
 from unittest import mock
 
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from crm.models import Event, Tag
 from leads.models import DisqualificationReason
@@ -233,3 +235,43 @@ def test_lead_disqualified_narrowed_to_reasons(
     assert (enrollment.lead, enrollment.contact, enrollment.owner) == (lead, None, rep)
     ran = Event.objects.filter(kind=OpportunityEvent.TRIGGER_ACTION_RAN, lead=lead)
     assert ran.count() == 3
+
+
+def test_a_run_left_running_by_a_dead_worker_runs_once_after_its_lease(
+    admin, rep, deal, django_capture_on_commit_callbacks
+):
+    """A worker killed mid-action rolled its transaction back: the run is ``running`` with
+    nothing done. Within the lease a redelivery leaves it alone; after it, the run is run once."""
+    svc.trigger_action_create(actor=admin, event="buy_now_purchased", action="email_owner")
+    with django_capture_on_commit_callbacks(execute=False):
+        svc.trigger_fire(event="buy_now_purchased", occurrence="order:9", opportunity=deal)
+    run = TriggerRun.objects.get()
+    claimed = timezone.now()
+    TriggerRun.objects.filter(pk=run.pk).update(status="running", claimed_at=claimed, attempts=1)
+    assert svc.trigger_run_execute(run_id=run.pk) == "running"  # the worker may still be alive
+    assert mail.outbox == []
+    TriggerRun.objects.filter(pk=run.pk).update(
+        claimed_at=claimed - svc.TRIGGER_RUN_LEASE - dt.timedelta(seconds=1)
+    )
+    assert svc.trigger_run_execute(run_id=run.pk) == "done"
+    assert svc.trigger_run_execute(run_id=run.pk) == "done"  # and never again
+    run.refresh_from_db()
+    assert (run.attempts, len(mail.outbox)) == (2, 1)
+
+
+def test_a_run_whose_workers_keep_dying_fails_after_max_attempts(
+    admin, deal, django_capture_on_commit_callbacks
+):
+    svc.trigger_action_create(actor=admin, event="buy_now_clicked", action="apply_tag", tag="hot")
+    with django_capture_on_commit_callbacks(execute=False):
+        svc.trigger_fire(event="buy_now_clicked", occurrence="link:3:click", opportunity=deal)
+    run = TriggerRun.objects.get()
+    TriggerRun.objects.filter(pk=run.pk).update(
+        status="running",
+        claimed_at=timezone.now() - svc.TRIGGER_RUN_LEASE - dt.timedelta(seconds=1),
+        attempts=svc.TRIGGER_RUN_MAX_ATTEMPTS,
+    )
+    assert svc.trigger_run_execute(run_id=run.pk) == "failed"
+    run.refresh_from_db()
+    assert "5 attempts" in run.detail
+    assert not deal.contact.tags.exists()
