@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
-from crm import access, selectors, services
+from crm import access, ratelimit, selectors, services
 from crm.api_parsers import PARSER_CLASSES
 from crm.filters import AccountFilter, ContactFilter, EventFilter, TaskFilter, UserFilter
 from crm.models import Account, Contact, Event, Role, Task, Team, User
@@ -133,6 +133,16 @@ class TokenView(ObtainAuthToken):
 
     @extend_schema(responses=TokenResponseSerializer)
     def post(self, request, *args, **kwargs):
+        username = request.data.get("username", "") if hasattr(request.data, "get") else ""
+        if not isinstance(username, str):
+            username = ""
+        retry_after = ratelimit.login_refused(request, username)
+        if retry_after is not None:
+            return Response(
+                {"detail": _("Too many sign-in attempts. Please wait a minute and try again.")},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(retry_after)},
+            )
         return super().post(request, *args, **kwargs)
 
 

@@ -12,13 +12,14 @@ import html
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.utils import flatatt
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from crm import access, selectors
+from crm import access, ratelimit, selectors
 from crm.models import CompanySize, Role, TaskKind, User
 
 
@@ -301,3 +302,16 @@ class TeamForm(ServiceForm):
             required=False,
             widget=forms.CheckboxSelectMultiple,
         )
+
+
+class RateLimitedAuthenticationForm(AuthenticationForm):
+    """The sign-in form, refusing attempts over ``LOGIN_RATE_LIMITS`` (crm/ratelimit.py) before
+    checking the password."""
+
+    def clean(self):
+        if ratelimit.login_refused(self.request, self.data.get("username", "")) is not None:
+            raise ValidationError(
+                _("Too many sign-in attempts. Please wait a minute and try again."),
+                code="rate_limited",
+            )
+        return super().clean()

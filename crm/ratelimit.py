@@ -53,13 +53,37 @@ def count(key: str, ttl: int) -> int:
     return cache.incr(key)
 
 
-def hit(request, scope: str, limit: int) -> bool:
-    """Count one request of ``scope`` from the client; True when it is over ``limit`` in the
-    current minute. The counter is the only state; an unavailable Redis never blocks anyone."""
+def hit_key(scope: str, ident: str, limit: int) -> bool:
+    """Count one request of ``scope`` by ``ident``; True when it is over ``limit`` in the current
+    minute. The counter is the only state; an unavailable Redis never blocks anyone."""
     window = int(time.time() // WINDOW_SECONDS)
-    key = f"ratelimit:{scope}:{client_address(request)}:{window}"
+    key = f"ratelimit:{scope}:{ident}:{window}"
     try:
         value = count(key, WINDOW_SECONDS * 2)
     except Exception:  # a cache outage must not take the public pages down
         return False
     return value > limit
+
+
+def hit(request, scope: str, limit: int) -> bool:
+    """Count one request of ``scope`` from the client address (see :func:`hit_key`)."""
+    return hit_key(scope, client_address(request), limit)
+
+
+def seconds_to_next_window() -> int:
+    return WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+
+
+def login_refused(request, username: str) -> int | None:
+    """Count one sign-in attempt (web form or API token) per client address and per username.
+
+    Returns the seconds to wait (for ``Retry-After``) when either is over its limit in the current
+    minute, else None. Every attempt counts, so failed ones do; a user signing in successfully
+    below the limit is never refused."""
+    limits = settings.LOGIN_RATE_LIMITS
+    by_address = hit_key("login-address", client_address(request), limits["address"])
+    name = (username or "").strip().lower()[:150]
+    by_username = bool(name) and hit_key("login-username", name, limits["username"])
+    if by_address or by_username:
+        return seconds_to_next_window()
+    return None

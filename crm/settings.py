@@ -176,6 +176,11 @@ BUY_NOW_RATE_LIMITS = {
     "buy": env.int("BUY_NOW_PURCHASES_PER_MINUTE", default=10),
     "webhook": env.int("PAYMENT_WEBHOOKS_PER_MINUTE", default=300),
 }
+#: Sign-in attempts (web /login/ and API token) per minute, per client address and per username.
+LOGIN_RATE_LIMITS = {
+    "address": env.int("LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", default=20),
+    "username": env.int("LOGIN_ATTEMPTS_PER_MINUTE_PER_USERNAME", default=5),
+}
 
 # --- Security -----------------------------------------------------------------------------------
 # HTTPS hardening is on whenever DEBUG is off; DJANGO_HTTPS=0 turns it off for a plain-HTTP local

@@ -2,12 +2,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from crm import views, views_activity, views_search
+from crm.forms import RateLimitedAuthenticationForm
 from crm.views_archive import record_restore, settings_archive
 from crm.views_bulk import bulk_action
 from crm.views_saved import saved_view_create, saved_view_delete
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=RateLimitedAuthenticationForm),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(

@@ -8,9 +8,10 @@ from django.test import RequestFactory
 
 from crm import ratelimit
 
-pytestmark = pytest.mark.skipif(not ratelimit.settings.REDIS_URL, reason="needs REDIS_URL")
+needs_redis = pytest.mark.skipif(not ratelimit.settings.REDIS_URL, reason="needs REDIS_URL")
 
 
+@needs_redis
 def test_exactly_limit_requests_pass_out_of_many_parallel_ones():
     scope = f"test-{uuid.uuid4().hex}"
     limit, attempts = 7, 40
@@ -31,6 +32,7 @@ def test_exactly_limit_requests_pass_out_of_many_parallel_ones():
     assert refused.count(True) == attempts - limit
 
 
+@needs_redis
 def test_the_counter_expires_with_its_first_hit():
     key = f"ratelimit:test-{uuid.uuid4().hex}"
     assert ratelimit.count(key, 30) == 1
@@ -46,3 +48,57 @@ def test_other_clients_are_counted_apart():
     assert not ratelimit.hit(first, scope, 1)
     assert ratelimit.hit(first, scope, 1)
     assert not ratelimit.hit(second, scope, 1)
+
+
+@pytest.fixture
+def limits(settings):
+    settings.LOGIN_RATE_LIMITS = {"address": 100, "username": 3}
+    return settings.LOGIN_RATE_LIMITS
+
+
+@pytest.mark.django_db
+def test_web_login_refuses_the_attempt_after_the_limit(client, limits, django_user_model):
+    django_user_model.objects.create_user(username="rl-web", password="right-pass-123")
+    for _ in range(limits["username"] - 1):
+        response = client.post("/login/", {"username": "rl-web", "password": "wrong"})
+        assert response.status_code == 200
+        assert "rate_limited" not in str(response.context["form"].errors.as_data())
+    # Success below the limit is not blocked.
+    assert (
+        client.post("/login/", {"username": "rl-web", "password": "right-pass-123"}).status_code
+        == 302
+    )
+    client.logout()
+    response = client.post("/login/", {"username": "rl-web", "password": "right-pass-123"})
+    assert response.status_code == 200
+    assert response.context["form"].errors.as_data()["__all__"][0].code == "rate_limited"
+    assert "Too many sign-in attempts" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_api_token_answers_429_with_retry_after(client, limits, django_user_model):
+    django_user_model.objects.create_user(username="rl-api", password="right-pass-123")
+    for _ in range(limits["username"]):
+        response = client.post("/api/v1/auth/token/", {"username": "rl-api", "password": "wrong"})
+        assert response.status_code == 400
+    response = client.post(
+        "/api/v1/auth/token/", {"username": "rl-api", "password": "right-pass-123"}
+    )
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    # Another user from the same address is still served (per-username limit).
+    django_user_model.objects.create_user(username="rl-other", password="right-pass-123")
+    response = client.post(
+        "/api/v1/auth/token/", {"username": "rl-other", "password": "right-pass-123"}
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_address_limit_applies_across_usernames(client, settings):
+    settings.LOGIN_RATE_LIMITS = {"address": 2, "username": 100}
+    codes = [
+        client.post("/api/v1/auth/token/", {"username": f"u{i}", "password": "x"}).status_code
+        for i in range(3)
+    ]
+    assert codes == [400, 400, 429]
