@@ -3,7 +3,11 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from crm.api_fast import CachedFieldsRepresentationMixin
 from leads import services
@@ -97,3 +101,27 @@ def test_missing_required_attribute_fails_the_same_way():
         _Plain(_Obj(inner=_Obj(label="x"))).data  # noqa: B018
     with pytest.raises(AttributeError):
         _Fast(_Obj(inner=_Obj(label="x"))).data  # noqa: B018
+
+
+# --- the benchmark endpoints: a fixed, small number of queries for a token-authenticated rep ---
+BENCH_ENDPOINTS = {
+    # token + user (one join), then the page
+    "/api/v1/leads/?page_size=50": 2,
+    # token + user, the page, the tags of its contacts (one prefetch)
+    "/api/v1/contacts/?page_size=50": 3,
+    # token + user, the total, the GROUP BY reason
+    "/api/v1/reports/disqualification/": 3,
+}
+
+
+@pytest.mark.parametrize("url", list(BENCH_ENDPOINTS))
+def test_benchmark_endpoints_query_counts(varied_leads, rep, url):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=rep).key}")
+    client.get(url)  # warm-up: per-process caches
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.content
+    assert len(ctx.captured_queries) == BENCH_ENDPOINTS[url], [
+        q["sql"][:120] for q in ctx.captured_queries
+    ]
