@@ -1,5 +1,6 @@
 import zoneinfo
 
+from django.conf import settings
 from django.utils import timezone
 
 
@@ -40,3 +41,21 @@ class HealthProbeMiddleware:
         if probe is not None:
             return probe(request)
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send ``settings.CONTENT_SECURITY_POLICY`` on every response that has none of its own.
+
+    The default policy forbids framing the CRM anywhere (``frame-ancestors 'none'``, alongside
+    ``X-Frame-Options: DENY``), plugins and a foreign ``<base>``; it does not restrict scripts or
+    styles yet."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.policy = settings.CONTENT_SECURITY_POLICY
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.policy:
+            response.headers.setdefault("Content-Security-Policy", self.policy)
+        return response

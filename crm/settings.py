@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "crm.middleware.UserTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "crm.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -199,6 +200,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+#: Sent on every response (crm.middleware.ContentSecurityPolicyMiddleware); "" sends none.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY", default="frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
 
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -102,3 +102,15 @@ def test_the_address_limit_applies_across_usernames(client, settings):
         for i in range(3)
     ]
     assert codes == [400, 400, 429]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/login/", "/api/v1/auth/token/", "/api/docs/"])
+def test_security_headers_on_pages_and_api(client, settings, path):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    response = client.get(path, secure=True)
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
