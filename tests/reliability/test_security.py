@@ -114,3 +114,22 @@ def test_security_headers_on_pages_and_api(client, settings, path):
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_production_cookies_are_secure_httponly_and_same_site():
+    from tests.crm.test_settings import GOOD_KEY, manage
+
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps(["
+        "s.SESSION_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.SESSION_COOKIE_SAMESITE,"
+        "s.CSRF_COOKIE_SECURE, s.CSRF_COOKIE_SAMESITE, s.CONTENT_SECURITY_POLICY]))"
+    )
+    env = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "crm.test"}
+    result = manage("shell", "-v", "0", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    secure, httponly, samesite, csrf_secure, csrf_samesite, csp = json.loads(result.stdout)
+    assert (secure, httponly, samesite) == (True, True, "Lax")
+    assert (csrf_secure, csrf_samesite) == (True, "Lax")
+    assert "frame-ancestors 'none'" in csp
