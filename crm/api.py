@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from crm import access, ratelimit, selectors, services
+from crm.api_fast import CachedFieldsRepresentationMixin
 from crm.api_parsers import PARSER_CLASSES
 from crm.filters import AccountFilter, ContactFilter, EventFilter, TaskFilter, UserFilter
 from crm.models import Account, Contact, Event, Role, Task, Team, User
@@ -300,7 +301,7 @@ class ClassifySerializer(serializers.Serializer):
     rating = RatingIdField(required=True)
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(CachedFieldsRepresentationMixin, serializers.ModelSerializer):
     owner = OwnerField()
     account = VisibleRelatedField(access.visible_accounts)
     tags = TagNamesField(required=False)

@@ -125,3 +125,21 @@ def test_benchmark_endpoints_query_counts(varied_leads, rep, url):
     assert len(ctx.captured_queries) == BENCH_ENDPOINTS[url], [
         q["sql"][:120] for q in ctx.captured_queries
     ]
+
+
+@pytest.mark.parametrize("who", ["rep_api", "admin_api"])
+def test_contact_list_is_identical_to_drf_output(request, varied_leads, monkeypatch, who):
+    from crm.api import ContactSerializer
+    from tests.factories import ContactFactory
+
+    ContactFactory(owner=request.getfixturevalue("rep"), email="")
+    client = request.getfixturevalue(who)
+    url = "/api/v1/contacts/?page_size=50"
+    fast = client.get(url).json()
+    monkeypatch.setattr(
+        ContactSerializer, "to_representation", serializers.Serializer.to_representation
+    )
+    slow = client.get(url).json()
+    assert fast["results"], fast
+    assert fast == slow
+    assert list(fast["results"][0]) == list(slow["results"][0])
