@@ -45,6 +45,16 @@ def _connection():
     return _bare_connection
 
 
+def _unique(names: list[str]) -> list[str]:
+    """Column names as JSON keys: a joined table's ``id`` becomes ``id_2``, never overwrites."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
 def bare(environ, start_response):
     name = environ.get("PATH_INFO", "")[len(BARE_PREFIX) :].strip("/")
     if name == "ping":
@@ -57,7 +67,7 @@ def bare(environ, start_response):
     with _connection().cursor() as cur:
         for sql in statements:
             cur.execute(sql)
-        columns = [c.name for c in cur.description]
+        columns = _unique([c.name for c in cur.description])
         rows = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
     body = json.dumps(rows, default=str).encode()
     start_response(
