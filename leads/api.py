@@ -31,8 +31,8 @@ from leads.models import DisqualificationReason, Lead, Rating
 
 class LeadSerializer(CachedFieldsRepresentationMixin, serializers.ModelSerializer):
     owner = OwnerField()
-    converted_account = serializers.PrimaryKeyRelatedField(read_only=True)
-    converted_contact = serializers.PrimaryKeyRelatedField(read_only=True)
+    converted_account = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    converted_contact = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     next_activity = serializers.SerializerMethodField()
     # From the lead's score row (selectors.lead_list joins it).
     score = serializers.IntegerField(read_only=True)
