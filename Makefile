@@ -83,8 +83,8 @@ beat: $(APP_STAMP)
 test: $(DEV_STAMP) services chromium compilemessages
 	@$(PY) -m pytest --ignore=tests/reliability $(PYTEST_ARGS)
 
-# tests/reliability (schemathesis over the OpenAPI schema, a worker killed mid-task, headers,
-# rate limits, mass assignment), the concurrency tests of the suite, and the deploy check with
+# tests/reliability (schemathesis over the OpenAPI schema, headers, rate limits, probes, logs,
+# mass assignment), the concurrency tests of the suite, and the deploy check with
 # production settings.
 reliability: $(DEV_STAMP) services compilemessages
 	@env -u DATABASE_URL -u REDIS_URL -u DJANGO_HTTPS DJANGO_DEBUG=0 \
