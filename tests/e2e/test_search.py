@@ -26,6 +26,9 @@ def _sign_in(page, live_server, username):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Password").press("Enter")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
+    # The heading is parsed before the deferred search.js runs; a key pressed in between follows
+    # the link to /search/ (the no-JavaScript path), so wait for the scripts to have run.
+    page.wait_for_load_state("load")
 
 
 def test_ctrl_k_search_by_keyboard_only(live_server, page):
