@@ -46,11 +46,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def event_record(*, actor: User | None, kind: str, data: dict | None = None, **subjects) -> Event:
-    """Append one event. ``subjects`` are the records it concerns (account=, contact=, task=...)."""
-    return Event.objects.create(
+def event_build(*, actor: User | None, kind: str, data: dict | None = None, **subjects) -> Event:
+    """An unsaved event, for ``Event.objects.bulk_create`` in set-based work."""
+    return Event(
         actor=actor, kind=kind, data={k: _jsonable(v) for k, v in (data or {}).items()}, **subjects
     )
+
+
+def event_record(*, actor: User | None, kind: str, data: dict | None = None, **subjects) -> Event:
+    """Append one event. ``subjects`` are the records it concerns (account=, contact=, task=...)."""
+    event = event_build(actor=actor, kind=kind, data=data, **subjects)
+    event.save(force_insert=True)
+    return event
 
 
 def _apply(instance: models.Model, fields: dict[str, Any]) -> dict[str, list]:

@@ -256,6 +256,12 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
+#: Seconds after which an automation run (trigger action, sequence step) still ``running`` is
+#: taken to have lost its worker and is claimed again. Keep the default (the task time limit, so
+#: a live task is never overtaken) outside tests.
+AUTOMATION_RUN_LEASE_SECONDS = max(
+    env.int("AUTOMATION_RUN_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT), 1
+)
 #: Seconds before Redis hands an unacknowledged task (its worker died) to another worker. Longer
 #: than CELERY_TASK_TIME_LIMIT: a live task is never delivered twice (the rescore job, whose own
 #: limit is longer, is also serialized by its advisory lock and skips a finished job).

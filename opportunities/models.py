@@ -632,6 +632,9 @@ class StepRun(models.Model):
     )
     ran_at = models.DateTimeField(null=True, blank=True)
     detail = models.CharField(max_length=300, blank=True)
+    #: The worker's claim, as on ``TriggerRun``.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -641,7 +644,13 @@ class StepRun(models.Model):
                 fields=["due_on", "id"],
                 condition=Q(status="pending"),
                 name="step_run_pending_due_idx",
-            )
+            ),
+            # What a worker claims next: pending, or running past its lease.
+            models.Index(
+                fields=["id"],
+                condition=Q(status__in=["pending", "running"]),
+                name="step_run_open_idx",
+            ),
         ]
 
     def __str__(self):
@@ -746,6 +755,14 @@ class TriggerRun(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["action", "occurrence"], name="trigger_run_once")
+        ]
+        indexes = [
+            # What a worker claims next: pending, or running past its lease.
+            models.Index(
+                fields=["id"],
+                condition=Q(status__in=["pending", "running"]),
+                name="trigger_run_open_idx",
+            )
         ]
 
     def __str__(self):

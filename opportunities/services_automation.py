@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, send_mail
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import DateField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.template.loader import render_to_string
@@ -53,8 +53,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 MAX_DAY_OFFSET = 365
-#: A trigger run claimed longer ago than this (the worker's hard time limit) lost its worker.
-TRIGGER_RUN_LEASE = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+#: A trigger or step run claimed longer ago than this lost its worker (by default the worker's
+#: hard time limit: a live task is killed by then).
+TRIGGER_RUN_LEASE = dt.timedelta(seconds=settings.AUTOMATION_RUN_LEASE_SECONDS)
 TRIGGER_RUN_MAX_ATTEMPTS = 5
 
 #: ``Enrollment.stop_reason`` codes written by the system (shown translated by the pages).
@@ -294,29 +295,32 @@ def trigger_fire(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         inserted = max(cursor.rowcount, 0)
-    pending = list(
-        TriggerRun.objects.filter(
-            occurrence=params[0], action__event=event, status=StepRunStatus.PENDING
-        ).values_list("pk", flat=True)
-    )
-    if pending:
-        from opportunities.tasks import run_trigger_action_task
+    if inserted:
+        from opportunities.tasks import run_trigger_runs_task
 
-        transaction.on_commit(lambda: _delay_each(run_trigger_action_task, pending))
+        # One drain per occurrence; under a burst most find their runs already taken.
+        transaction.on_commit(run_trigger_runs_task.delay)
     return inserted
 
 
-def _delay_each(task, ids: list[int]) -> None:
-    for pk in ids:
-        task.delay(pk)
-
-
 def _claim(model, pk: int, **extra) -> bool:
-    """pending → running, committed at once: a redelivered task finds nothing to claim."""
+    """pending → running, committed at once, so a redelivered task finds nothing to claim; or
+    running again when the worker that claimed it died (its lease, ``TRIGGER_RUN_LEASE``, is
+    over: its transaction rolled back, nothing was done). After ``TRIGGER_RUN_MAX_ATTEMPTS``
+    claims the run is failed instead, with the reason in its detail. For trigger and step runs."""
+    now = timezone.now()
+    stale = Q(status=StepRunStatus.RUNNING, claimed_at__lt=now - TRIGGER_RUN_LEASE)
     with transaction.atomic():
+        claimable = model.objects.filter(Q(status=StepRunStatus.PENDING) | stale, pk=pk, **extra)
+        if claimable.filter(attempts__gte=TRIGGER_RUN_MAX_ATTEMPTS).update(
+            status=StepRunStatus.FAILED,
+            ran_at=now,
+            detail=_detail(f"Gave up after {TRIGGER_RUN_MAX_ATTEMPTS} attempts."),
+        ):
+            return False
         return bool(
-            model.objects.filter(pk=pk, status=StepRunStatus.PENDING, **extra).update(
-                status=StepRunStatus.RUNNING
+            claimable.update(
+                status=StepRunStatus.RUNNING, claimed_at=now, attempts=F("attempts") + 1
             )
         )
 
@@ -325,12 +329,13 @@ def _language_of(user: User | None) -> str:
     return getattr(user, "language", "") or settings.LANGUAGE_CODE
 
 
-def _email_owner(run: TriggerRun) -> tuple[str, str, dict]:
-    """The email to the owner of the deal (or of the lead). Returns (status, detail, data)."""
+def owner_email(run: TriggerRun) -> tuple[str, str, dict, EmailMessage | None]:
+    """The email to the owner of the deal (or of the lead), not sent yet.
+    Returns (status, detail, data, message); no message when there is nobody to send it to."""
     subject_record = run.opportunity or run.lead or run.contact
     owner = subject_record.owner if subject_record is not None else None
     if owner is None or not owner.email:
-        return StepRunStatus.FAILED, "The owner has no email address.", {}
+        return StepRunStatus.FAILED, "The owner has no email address.", {}, None
     context = {
         "owner": owner,
         "event": run.action.event,
@@ -348,8 +353,19 @@ def _email_owner(run: TriggerRun) -> tuple[str, str, dict]:
         name = (run.contact or run.lead).name if (run.contact or run.lead) else ""
         subject = subjects[run.action.event] % {"name": name}
         body = render_to_string("opportunities/email/trigger_owner.txt", context)
-    send_mail(subject=subject, message=body, from_email=None, recipient_list=[owner.email])
-    return StepRunStatus.DONE, "", {"to": owner.pk}
+    return StepRunStatus.DONE, "", {"to": owner.pk}, EmailMessage(subject, body, to=[owner.email])
+
+
+def _email_owner(run: TriggerRun) -> tuple[str, str, dict]:
+    status, detail, data, message = owner_email(run)
+    if message is not None:
+        send_mail(
+            subject=message.subject,
+            message=message.body,
+            from_email=None,
+            recipient_list=message.to,
+        )
+    return status, detail, data
 
 
 def _act(run: TriggerRun) -> tuple[str, str, dict]:
@@ -384,32 +400,17 @@ def _act(run: TriggerRun) -> tuple[str, str, dict]:
     return _email_owner(run)
 
 
-def _trigger_run_claim(run_id: int) -> bool:
-    """pending → running, or running again when the worker that claimed it died (its lease, the
-    task time limit, is over: its transaction rolled back, nothing was done). After
-    ``TRIGGER_RUN_MAX_ATTEMPTS`` claims the run is failed instead, with the reason in its detail."""
-    now = timezone.now()
-    stale = Q(status=StepRunStatus.RUNNING, claimed_at__lt=now - TRIGGER_RUN_LEASE)
-    with transaction.atomic():
-        claimable = TriggerRun.objects.filter(Q(status=StepRunStatus.PENDING) | stale, pk=run_id)
-        if claimable.filter(attempts__gte=TRIGGER_RUN_MAX_ATTEMPTS).update(
-            status=StepRunStatus.FAILED,
-            ran_at=now,
-            detail=_detail(f"Gave up after {TRIGGER_RUN_MAX_ATTEMPTS} attempts."),
-        ):
-            return False
-        return bool(
-            claimable.update(
-                status=StepRunStatus.RUNNING, claimed_at=now, attempts=F("attempts") + 1
-            )
-        )
-
-
 def trigger_run_execute(*, run_id: int) -> str:
-    """Run one trigger run (the worker's job). Claims it first: a run that is done, failed, or
-    being run by a live worker is left alone. Returns the run's status."""
-    if not _trigger_run_claim(run_id):
+    """Run one trigger run. Claims it first: a run that is done, failed, or being run by a live
+    worker is left alone. Returns the run's status. (The worker runs them in batches:
+    ``services_runs``; this is the one-at-a-time path, also its fallback.)"""
+    if not _claim(TriggerRun, run_id):
         return TriggerRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or ""
+    return trigger_run_perform(run_id=run_id)
+
+
+def trigger_run_perform(*, run_id: int) -> str:
+    """Run a trigger run this worker has claimed (status ``running``)."""
     run = TriggerRun.objects.select_related(
         "action__tag",
         "action__sequence",
@@ -772,11 +773,10 @@ def sequence_archive(*, actor: User, sequence: Sequence) -> Sequence:
 
 
 def _enqueue_due(runs) -> None:
-    ids = list(runs.values_list("pk", flat=True))
-    if ids:
-        from opportunities.tasks import run_sequence_step_task
+    if runs.exists():
+        from opportunities.tasks import run_sequence_steps_task
 
-        transaction.on_commit(lambda: _delay_each(run_sequence_step_task, ids))
+        transaction.on_commit(run_sequence_steps_task.delay)
 
 
 @transaction.atomic
@@ -882,38 +882,52 @@ def enrollments_stop_for_closed(*, opportunity: Opportunity) -> int:
 
 
 def step_runs_due_process(*, today: dt.date | None = None) -> int:
-    """The beat job: one task per pending run due by ``today`` of an active enrollment (one
-    indexed query, whatever the number of enrollments). Returns how many were enqueued."""
+    """The beat job: the pending runs of active enrollments due by ``today`` are run by a drain
+    (``services_runs.step_runs_drain``), in batches. Returns how many were due."""
     today = today or timezone.localdate()
-    ids = list(
-        StepRun.objects.filter(
-            status=StepRunStatus.PENDING,
-            due_on__lte=today,
-            enrollment__status=EnrollmentStatus.ACTIVE,
-        )
-        .order_by("due_on", "id")
-        .values_list("pk", flat=True)
-    )
-    from opportunities.tasks import run_sequence_step_task
+    due = StepRun.objects.filter(
+        status=StepRunStatus.PENDING,
+        due_on__lte=today,
+        enrollment__status=EnrollmentStatus.ACTIVE,
+    ).count()
+    if due:
+        from opportunities.tasks import run_sequence_steps_task
 
-    _delay_each(run_sequence_step_task, ids)
-    return len(ids)
+        run_sequence_steps_task.delay(today.isoformat())
+    return due
+
+
+def step_task_fields(run: StepRun) -> dict[str, Any]:
+    """The task a task step makes for the enrollment's owner."""
+    enrollment, step = run.enrollment, run.step
+    return {
+        "title": step.title[: Task._meta.get_field("title").max_length],
+        "kind": TaskKind.TODO,
+        "due_on": timezone.localdate(),
+        "owner": enrollment.owner,
+        "contact": enrollment.contact,
+        "lead": enrollment.lead,
+        "opportunity": enrollment.opportunity,
+        "note": step.body,
+    }
+
+
+def step_email(run: StepRun) -> tuple[str, str, dict, EmailMessage | None]:
+    """An email step's message to the contact or lead, not sent yet (as ``owner_email``)."""
+    enrollment, step = run.enrollment, run.step
+    subject = enrollment.contact or enrollment.lead
+    if not subject.email:
+        return StepRunStatus.FAILED, "No email address.", {}, None
+    body = render_to_string(
+        "opportunities/email/sequence_step.txt", {"step": step, "recipient": subject}
+    )
+    message = EmailMessage(step.title, body, to=[subject.email])
+    return StepRunStatus.DONE, "", {"to": subject.email}, message
 
 
 def _run_step(run: StepRun) -> tuple[str, str, dict]:
-    enrollment, step = run.enrollment, run.step
-    subject = enrollment.contact or enrollment.lead
-    if step.kind == StepKind.TASK:
-        task = Task.objects.create(
-            title=step.title[: Task._meta.get_field("title").max_length],
-            kind=TaskKind.TODO,
-            due_on=timezone.localdate(),
-            owner=enrollment.owner,
-            contact=enrollment.contact,
-            lead=enrollment.lead,
-            opportunity=enrollment.opportunity,
-            note=step.body,
-        )
+    if run.step.kind == StepKind.TASK:
+        task = Task.objects.create(**step_task_fields(run))
         event_record(
             actor=None,
             kind=EventKind.CREATED,
@@ -922,17 +936,15 @@ def _run_step(run: StepRun) -> tuple[str, str, dict]:
         )
         run.task = task
         return StepRunStatus.DONE, "", {"task": task.pk}
-    if not subject.email:
-        return StepRunStatus.FAILED, "No email address.", {}
-    send_mail(
-        subject=step.title,
-        message=render_to_string(
-            "opportunities/email/sequence_step.txt", {"step": step, "recipient": subject}
-        ),
-        from_email=None,
-        recipient_list=[subject.email],
-    )
-    return StepRunStatus.DONE, "", {"to": subject.email}
+    status, detail, data, message = step_email(run)
+    if message is not None:
+        send_mail(
+            subject=message.subject,
+            message=message.body,
+            from_email=None,
+            recipient_list=message.to,
+        )
+    return status, detail, data
 
 
 def step_run_execute(*, run_id: int) -> str:
@@ -940,6 +952,11 @@ def step_run_execute(*, run_id: int) -> str:
     owner or an email to the contact or lead. The last step completes the enrollment."""
     if not _claim(StepRun, run_id, enrollment__status=EnrollmentStatus.ACTIVE):
         return StepRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or ""
+    return step_run_perform(run_id=run_id)
+
+
+def step_run_perform(*, run_id: int) -> str:
+    """Run a step run this worker has claimed (status ``running``)."""
     run = StepRun.objects.select_related(
         "step",
         "enrollment__sequence",
