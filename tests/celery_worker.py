@@ -5,6 +5,7 @@
 queue of its own, and points this process's Celery app at them for the test.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,64 +46,101 @@ def _use_broker(url: str, queue: str) -> None:
     celery_app.amqp._producer_pool = None
 
 
-@pytest.fixture
-def celery_worker_process(tmp_path):
-    """Start ``celery -A crm worker`` against the test database and a private broker."""
-    if not settings.REDIS_URL:
-        pytest.fail("REDIS_URL must be set for the worker test")
-    broker = _private_broker_url()
-    queue = f"test-{uuid.uuid4().hex}"  # concurrent test runs never consume each other's tasks
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": broker,
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        # What the worker itself enqueues (e.g. a sequence's day-0 step) stays on this queue.
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        # Emails the worker sends land in files the test can read.
-        # (django-environ drops one leading slash of the path: hence four.)
-        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
-    }
-    log = open(LOG, "w")  # noqa: SIM115
-    proc = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "crm",
-            "worker",
-            "--pool=solo",
-            "-l",
-            "info",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "-Q",
-            queue,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+class Worker:
+    """``celery -A crm worker`` (solo pool) on the test database, a private Redis database and a
+    queue of its own; ``extra_env`` adds settings (e.g. short leases for the kill tests).
+    Started again after a kill, it consumes the same queue, as a restarted server would."""
+
+    def __init__(self, tmp_path, **extra_env: str):
+        if not settings.REDIS_URL:
+            pytest.fail("REDIS_URL must be set for the worker test")
+        self.broker = _private_broker_url()
+        self.queue = f"test-{uuid.uuid4().hex}"  # concurrent runs never consume each other's
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": self.broker,
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            # What the worker itself enqueues (e.g. a sequence's day-0 step) stays on this queue.
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+            # Emails the worker sends land in files the test can read.
+            # (django-environ drops one leading slash of the path: hence four.)
+            "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
+            **extra_env,
+        }
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self) -> subprocess.Popen:
+        self._log = open(LOG, "a")  # noqa: SIM115
+        self.proc = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "crm",
+                "worker",
+                "--pool=solo",
+                "-l",
+                "info",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "-Q",
+                self.queue,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self.proc
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no cleanup, no acknowledgement."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self._log is not None and not self._log.closed:
+            self._log.close()
+
+
+@contextlib.contextmanager
+def worker_broker(worker: Worker):
+    """Point this process's Celery app at the worker's broker and queue (not eager)."""
     eager, previous_broker = celery_app.conf.task_always_eager, celery_app.conf.broker_url
     previous_queue = celery_app.conf.task_default_queue
     celery_app.conf.task_always_eager = False
-    _use_broker(broker, queue)
+    _use_broker(worker.broker, worker.queue)
     try:
-        yield proc
+        yield
     finally:
         celery_app.conf.task_always_eager = eager
         _use_broker(previous_broker, previous_queue)
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path):
+    """Start ``celery -A crm worker`` against the test database and a private broker."""
+    LOG.write_text("")
+    worker = Worker(tmp_path)
+    proc = worker.start()
+    try:
+        with worker_broker(worker):
+            yield proc
+    finally:
+        worker.stop()
 
 
 def wait_for(predicate, timeout=60.0):
