@@ -157,8 +157,10 @@ def test_purchase_actions_interrupted_by_a_killed_worker_run_once(worker, tmp_pa
     _kill_mid_task(worker, "crm_contact_tags", purchase)
 
     assert wait_for(
-        lambda: TriggerRun.objects.filter(status="done").count() == 3
-        and StepRun.objects.filter(status="done").exists(),
+        lambda: (
+            TriggerRun.objects.filter(status="done").count() == 3
+            and StepRun.objects.filter(status="done").exists()
+        ),
         timeout=60,
     ), worker_log()
     mail = tmp_path / "mail"
