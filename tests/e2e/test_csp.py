@@ -14,6 +14,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from leads.models import Rating
+from opportunities.services_buynow import link_path
 from tests.conftest import PASSWORD
 from tests.e2e.test_accessibility import _world
 
@@ -250,3 +251,12 @@ def test_an_admin_works_under_the_strict_policy(live_server, page, problems):
     expect(page.locator(".response-info")).to_be_visible()
     _settled(page)
     assert problems == [], problems
+
+
+def test_public_pages_work_under_the_strict_policy(live_server, page, problems):
+    """Signed out: the sign-in page and the buy-now checkout in each of its skins."""
+    world = _world()
+    _visit(page, live_server.url, "/login/", problems)
+    for link in world["links"].values():
+        _visit(page, live_server.url, link_path(link), problems)
+        expect(page.get_by_role("button", name="Buy now")).to_be_visible()
