@@ -239,7 +239,14 @@ def test_an_admin_works_under_the_strict_policy(live_server, page, problems):
     policy = response.headers["content-security-policy"]
     assert "script-src 'self';" in policy and "unsafe-eval" not in policy
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("CRM API")
-    expect(page.locator(".opblock").first).to_be_visible()
+    operation = page.locator(".opblock").first
+    operation.locator(".opblock-summary").click()  # expanded: parameters, responses, examples
+    expect(operation.get_by_role("button", name="Try it out")).to_be_visible()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.get_by_role("button", name="Execute").click()
+    expect(operation.locator(".live-responses-table tbody .response-col_status")).to_have_text(
+        "200"
+    )
     _settled(page)
     assert problems == [], problems
 
