@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from opportunities.views_buynow import buy_now
 from scoring.urls import report_urlpatterns as scoring_report_urls
@@ -14,7 +14,13 @@ urlpatterns = [
     path("api/v1/", include("scoring.api_urls")),
     path("api/v1/", include("opportunities.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", template_name="crm/api_docs.html"
+        ),
+        name="api-docs",
+    ),
     path("settings/leads/", include("leads.urls_settings")),
     path("settings/ratings/", include("leads.urls_ratings")),
     path("settings/scoring/", include("scoring.urls")),

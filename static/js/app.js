@@ -5,6 +5,11 @@
  * - Esc closes an open dropdown <details> and puts focus back on its <summary>.
  * - The agenda's "How did it go?" dialog closes when its task is done and focus moves on.
  * - The "Log activity" dialog closes once saved.
+ * - [data-rating-colour] elements get their colour as the --rating-colour custom property (set
+ *   through the CSSOM: the Content-Security-Policy refuses style="" attributes in the HTML).
+ * - [data-refresh-on="name …"] elements hear "crm:refresh" (their hx-trigger) when one of the
+ *   named fields inside them changes (an hx-trigger filter would need eval, which the policy
+ *   refuses).
  */
 (function () {
   "use strict";
@@ -110,6 +115,32 @@
     document.querySelectorAll("dialog[data-log-dialog][open]").forEach(function (dialog) {
       dialog.close();
     });
+  });
+
+  function applyColours(root) {
+    if (!root.querySelectorAll) return;
+    var found = Array.prototype.slice.call(root.querySelectorAll("[data-rating-colour]"));
+    if (root.hasAttribute && root.hasAttribute("data-rating-colour")) found.push(root);
+    found.forEach(function (element) {
+      element.style.setProperty("--rating-colour", element.getAttribute("data-rating-colour"));
+    });
+  }
+  applyColours(document);
+  // Drawn later (htmx swaps, search results, dialogs): colour them as they arrive.
+  new MutationObserver(function (records) {
+    records.forEach(function (record) {
+      record.addedNodes.forEach(function (node) {
+        if (node.nodeType === 1) applyColours(node);
+      });
+    });
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    var scope = field.closest && field.closest("[data-refresh-on]");
+    if (!scope || !window.htmx || !field.name) return;
+    if (scope.getAttribute("data-refresh-on").split(" ").indexOf(field.name) === -1) return;
+    window.htmx.trigger(scope, "crm:refresh");
   });
 
   document.addEventListener("keydown", function (event) {

@@ -245,6 +245,15 @@ PAGES = (
 )
 
 
+def _add_axe(page, base: str) -> None:
+    """Load axe from a same-origin URL answered by the test (never by the app): the page's
+    Content-Security-Policy allows same-origin script files only, not the inline <script> that
+    ``add_script_tag(path=…)`` would write."""
+    url = f"{base}/__e2e__/axe.min.js"
+    page.route(url, lambda route: route.fulfill(path=str(AXE), content_type="text/javascript"))
+    page.add_script_tag(url=url)
+
+
 def _report(violations: list) -> str:
     lines = [f"{len(violations)} axe violation(s):"]
     for v in violations:
@@ -267,7 +276,7 @@ def _check(live_server, page, request, user, path, action) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = request.node.name.replace("[", "-").rstrip("]")
     page.screenshot(path=str(SCREENSHOTS / f"a11y-{shot}.png"), full_page=True)
-    page.add_script_tag(path=str(AXE))
+    _add_axe(page, live_server.url)
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
     )
