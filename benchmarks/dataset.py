@@ -214,20 +214,21 @@ DUE = "date '2026-01-01' + ({h} %% 546)::int"
 TASKS_SQL = f"""
 INSERT INTO crm_task (title, kind, due_on, done, completed_at, note, created_at, updated_at,
                       opportunity_id, contact_id, lead_id, owner_id, is_follow_up, priority)
-SELECT 'Call about ' || o.name, 'call', {DUE.format(h=_h("o.id", 32))}, false, NULL::timestamptz, '',
-       o.created_at, o.created_at, o.id, NULL::bigint, NULL::bigint, o.owner_id, false, 100
+SELECT 'Call about ' || o.name, 'call', {DUE.format(h=_h("o.id", 32))}, false,
+       NULL::timestamptz, '', o.created_at, o.created_at, o.id, NULL::bigint, NULL::bigint,
+       o.owner_id, false, 100
 FROM opportunities_opportunity o WHERE {_h("o.id", 33)} %% 10 < 6
 UNION ALL
 SELECT 'Send the proposal', 'email', {DUE.format(h=_h("o.id", 34))}, true,
-       o.created_at + interval '2 days', '', o.created_at, o.created_at, o.id, NULL::bigint, NULL::bigint,
+       o.created_at + interval '2 days', '', o.created_at, o.created_at, o.id, NULL, NULL,
        o.owner_id, false, 100
 FROM opportunities_opportunity o WHERE {_h("o.id", 33)} %% 10 >= 8
 UNION ALL
-SELECT 'Follow up', 'todo', {DUE.format(h=_h("c.id", 35))}, false, NULL::timestamptz, '', c.created_at,
+SELECT 'Follow up', 'todo', {DUE.format(h=_h("c.id", 35))}, false, NULL, '', c.created_at,
        c.created_at, NULL, c.id, NULL, c.owner_id, false, 100
 FROM crm_contact c WHERE c.email LIKE '%%@{CONTACT_DOMAIN}' AND {_h("c.id", 36)} %% 10 = 0
 UNION ALL
-SELECT 'First call', 'call', {DUE.format(h=_h("l.id", 37))}, false, NULL::timestamptz, '', l.created_at,
+SELECT 'First call', 'call', {DUE.format(h=_h("l.id", 37))}, false, NULL, '', l.created_at,
        l.created_at, NULL, NULL, l.id, l.owner_id, false, 100
 FROM leads_lead l WHERE {_h("l.id", 38)} %% 100 = 0
 """  # noqa: S608
