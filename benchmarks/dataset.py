@@ -348,6 +348,33 @@ def _pipeline() -> dict:
     }
 
 
+def insert_rows(n: int) -> list[str]:
+    """Insert the dataset of ``n`` leads into empty tables (the reps first); returns the time
+    of each step. The tests run it on a small ``n`` in the test database."""
+    size = sizes(n)
+    steps: list[str] = []
+
+    def step(name: str, sql: str, params=()) -> None:
+        steps.append(f"{name} {fmt_seconds(timed(lambda: _execute(sql, params or [])))}")
+
+    _execute(USERS_SQL, {"password": UNUSABLE_PASSWORD, "reps": REPS})
+    reps = _one(
+        "SELECT array_agg(id ORDER BY id) FROM crm_user WHERE username LIKE 'bench-rep-%%'"
+    )[0]
+    reasons = _reasons()
+    step("leads", LEADS_SQL, {"n": n, "reps": REPS, "reasons": reasons})
+    step("scores", SENTINEL_SQL, {"sentinel": UNSCORED_SENTINEL})
+    step("disqualifications", DISQUALIFICATIONS_SQL, {"reasons": reasons})
+    step("accounts", ACCOUNTS_SQL, {"reps": reps, "accounts": size["accounts"]})
+    step("contacts", CONTACTS_SQL, {"reps": reps, "contacts": size["contacts"]})
+    step("opportunities", OPPORTUNITIES_SQL, {"reps": reps, **_pipeline()})
+    step("stage history", STAGE_CHANGES_SQL)
+    step("shares", SHARES_SQL, {"reps": reps})
+    step("grants", GRANTS_SQL)
+    step("tasks", TASKS_SQL)
+    return steps
+
+
 def build(n: int, *, log=print) -> None:
     """Empty the tables and load the dataset of ``n`` leads, then VACUUM ANALYZE."""
     db = connection.settings_dict["NAME"]
@@ -360,9 +387,6 @@ def build(n: int, *, log=print) -> None:
     )
     steps: list[str] = []
 
-    def step(name: str, sql: str, params=()) -> None:
-        steps.append(f"{name} {fmt_seconds(timed(lambda: _execute(sql, params or [])))}")
-
     def load():
         _execute("DELETE FROM bench_dataset")
         # Every table that points at leads or users goes too: this database is ours alone. The
@@ -371,21 +395,7 @@ def build(n: int, *, log=print) -> None:
         _execute("DROP TABLE IF EXISTS bench_visibility, bench_daily")
         _execute("SET synchronous_commit = off")
         _execute("SET maintenance_work_mem = '512MB'")
-        _execute(USERS_SQL, {"password": UNUSABLE_PASSWORD, "reps": REPS})
-        reps = _one(
-            "SELECT array_agg(id ORDER BY id) FROM crm_user WHERE username LIKE 'bench-rep-%%'"
-        )[0]
-        reasons = _reasons()
-        step("leads", LEADS_SQL, {"n": n, "reps": REPS, "reasons": reasons})
-        step("scores", SENTINEL_SQL, {"sentinel": UNSCORED_SENTINEL})
-        step("disqualifications", DISQUALIFICATIONS_SQL, {"reasons": reasons})
-        step("accounts", ACCOUNTS_SQL, {"reps": reps, "accounts": size["accounts"]})
-        step("contacts", CONTACTS_SQL, {"reps": reps, "contacts": size["contacts"]})
-        step("opportunities", OPPORTUNITIES_SQL, {"reps": reps, **_pipeline()})
-        step("stage history", STAGE_CHANGES_SQL)
-        step("shares", SHARES_SQL, {"reps": reps})
-        step("grants", GRANTS_SQL)
-        step("tasks", TASKS_SQL)
+        steps.extend(insert_rows(n))
         _execute("INSERT INTO bench_dataset VALUES (%s, %s)", [n, VERSION])
         _execute("RESET synchronous_commit")
 
