@@ -17,7 +17,7 @@ from benchmarks.framework import BenchmarkError, fmt_seconds, timed
 
 #: Bump when the generated data changes, so that old datasets are rebuilt.
 #: 2: scores in their own table (leads_leadscore).
-#: 3: contacts, accounts, opportunities (stage history, shares, contact grants), tasks,
+#: 3: contacts (tags), accounts, opportunities (stage history, shares, contact grants), tasks,
 #: disqualification reasons on the unqualified leads and the disqualification history.
 VERSION = 3
 REPS = 100
@@ -149,6 +149,25 @@ SELECT {_pick(FIRST_NAMES, 23)}, {_pick(LAST_NAMES, 24)}, 'contact' || g || '@{C
        {CREATED} - (g %% 600) * interval '1 day', {CREATED}
 FROM generate_series(1, %(contacts)s) AS g,
      (SELECT array_agg(id ORDER BY id) AS ids FROM crm_account) AS a
+"""  # noqa: S608
+
+TAG_NAMES = ["VIP", "Newsletter", "Partner", "Event 2025", "Churn risk", "Renewal", "Upsell"]
+TAG_NAMES += ["Decision maker", "Influencer", "Champion", "Trial", "Reference", "Press"]
+TAG_NAMES += ["Webinar", "Conference", "Referral", "Inbound", "Outbound", "Enterprise", "SMB"]
+# The tags (kept when they exist: tags are not emptied with the users), then 1 to 3 of them on
+# 1 contact in 3.
+TAGS_SQL = """
+INSERT INTO crm_tag (name) SELECT unnest(%(names)s::text[]) ON CONFLICT DO NOTHING
+"""
+CONTACT_TAGS_SQL = f"""
+INSERT INTO crm_contact_tags (contact_id, tag_id)
+SELECT DISTINCT c.id, t.ids[1 + ({_h("c.id", 40)} + k * 7) %% array_length(t.ids, 1)]
+FROM crm_contact c,
+     (SELECT array_agg(id ORDER BY id) AS ids FROM crm_tag
+      WHERE lower(name) = ANY(SELECT lower(unnest(%(names)s::text[])))) AS t,
+     generate_series(0, 2) AS k
+WHERE c.email LIKE '%%@{CONTACT_DOMAIN}' AND {_h("c.id", 41)} %% 3 = 0
+  AND k <= {_h("c.id", 42)} %% 3
 """  # noqa: S608
 
 # A deal for every 2nd contact. Its owner is the contact's rep (``sync opportunity and contact
@@ -367,6 +386,8 @@ def insert_rows(n: int) -> list[str]:
     step("disqualifications", DISQUALIFICATIONS_SQL, {"reasons": reasons})
     step("accounts", ACCOUNTS_SQL, {"reps": reps, "accounts": size["accounts"]})
     step("contacts", CONTACTS_SQL, {"reps": reps, "contacts": size["contacts"]})
+    step("tags", TAGS_SQL, {"names": TAG_NAMES})
+    step("contact tags", CONTACT_TAGS_SQL, {"names": TAG_NAMES})
     step("opportunities", OPPORTUNITIES_SQL, {"reps": reps, **_pipeline()})
     step("stage history", STAGE_CHANGES_SQL)
     step("shares", SHARES_SQL, {"reps": reps})
@@ -411,6 +432,7 @@ TABLES = (
     "leads_leaddisqualification",
     "crm_account",
     "crm_contact",
+    "crm_contact_tags",
     "opportunities_opportunity",
     "opportunities_stagechange",
     "opportunities_opportunityshare",

@@ -40,6 +40,8 @@ def test_contact_reference_lists_what_the_api_lists(users):
         granted = [r for r in ref if r["owner"] != rep.pk]
         assert granted  # the sharing rules' grants are in both
         assert set(ref[0]) >= {"id", "first_name", "last_name", "owner", "account", "tags"}
+        assert [r["tags"] for r in ours.json()["results"]] == [r["tags"] for r in ref]
+        assert any(r["tags"] for r in ref)
 
 
 def test_report_reference_counts_what_the_api_counts(users):

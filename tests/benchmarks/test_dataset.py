@@ -39,6 +39,8 @@ def test_sizes_and_counts(built):
     assert got["disqualifications"] == LeadDisqualification.objects.count() > 0
     assert StageChange.objects.count() == 200  # each deal's creation in its history
     assert Task.objects.count() > 0
+    tagged = Contact.objects.filter(tags__isnull=False).distinct().count()
+    assert 0.2 * 400 < tagged < 0.45 * 400
 
 
 def test_contact_grants_are_what_the_sharing_rules_give(built):
