@@ -2,8 +2,9 @@
 
 ``/bare/<name>`` is the limit reference: a bare WSGI function that runs the SQL a scenario wrote
 for ``name`` (``BENCH_BARE_SQL``: a JSON file ``{name: [statement, ...]}``) on one psycopg2
-connection per process, and answers the last statement's rows as ``json.dumps`` of a list of
-objects. No Django on that path: no middleware, no auth, no serializer, no pagination.
+connection per process (with the app's session settings), and answers the last statement's
+rows as ``json.dumps`` of a list of objects. No Django on that path: no middleware, no auth,
+no serializer, no pagination.
 
 Everything else goes to Django's ``crm.wsgi.application``, with the number of SQL queries the
 request ran in the ``X-Bench-Queries`` response header (``connection.execute_wrapper``), so the
@@ -38,9 +39,17 @@ def _bare_statements(name: str) -> list[str] | None:
 
 
 def _connection():
+    """One connection per process, with the session settings of the app's connections (its
+    ``options``: the planner's ``random_page_cost``), so that the reference's plans are the ones
+    the same SQL gets in the app, not the server defaults' (which chose a slower sequential scan
+    over an index-only scan for the disqualification report)."""
     global _bare_connection
     if _bare_connection is None or _bare_connection.closed:
-        _bare_connection = psycopg2.connect(os.environ["DATABASE_URL"])
+        from django.conf import settings
+
+        options = settings.DATABASES["default"].get("OPTIONS", {}).get("options")
+        extra = {"options": options} if options else {}
+        _bare_connection = psycopg2.connect(os.environ["DATABASE_URL"], **extra)
         _bare_connection.autocommit = True
     return _bare_connection
 

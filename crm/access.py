@@ -67,6 +67,18 @@ def visible_leads(user, *, include_archived: bool = False):
     return _owned(Lead.objects.all(), user, include_archived)
 
 
+def rows_of_visible_leads(qs: QuerySet, user, *, field: str = "lead") -> QuerySet:
+    """The rows of ``qs`` (a table pointing at leads through ``field``) whose lead ``user`` can
+    see, archived leads included: for a rep, the rows of their own leads; for an admin, every
+    row, with no semi-join to the leads (each row has its lead: the foreign key protects it), so
+    that a report over every lead reads its own table only."""
+    if not (user and user.is_authenticated and user.is_active):
+        return qs.none()
+    if is_admin(user):
+        return qs
+    return qs.filter(**{f"{field}__in": visible_leads(user, include_archived=True)})
+
+
 def visible_opportunities(user, *, include_archived: bool = False):
     from opportunities.models import Opportunity, OpportunityShare
 

@@ -280,7 +280,14 @@ class TagNamesField(serializers.ListField):
                 raise serializers.ValidationError(messages) from exc
             raise
 
+    def get_attribute(self, instance):
+        # The API's list annotates the names (``selectors.contact_api_list``): no manager.
+        names = getattr(instance, "tag_names", None)
+        return names if names is not None else super().get_attribute(instance)
+
     def to_representation(self, data):
+        if isinstance(data, list):
+            return data
         return [t.name for t in data.all()]
 
 
@@ -333,6 +340,8 @@ class ContactViewSet(ServiceViewSet):
     subject = "contact"
 
     def get_queryset(self):
+        if self.action == "list":
+            return selectors.contact_api_list(user=self.request.user)
         return selectors.contact_list(user=self.request.user)
 
     @extend_schema(request=ClassifySerializer, responses=ContactSerializer)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet
 
 from crm import access
 from crm.models import Account, Contact, Event, Tag, Task, Team, User
@@ -18,6 +19,18 @@ def contact_list(*, user: User) -> QuerySet[Contact]:
         .select_related("owner", "account", "rating")
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
     )
+
+
+def contact_api_list(*, user: User) -> QuerySet[Contact]:
+    """Visible contacts for the API's list, with their tag names (``tag_names``, by name).
+
+    The API shows the owner, account and rating by id: none of them is joined or built. The
+    tag names come as one array per row of the page, in the same statement, instead of a
+    prefetch (a second query, a Tag and a related manager per contact): on a 50-row page the
+    two together were half of our time in Python.
+    """
+    names = Tag.objects.filter(contacts=OuterRef("pk")).order_by("name").values("name")
+    return access.visible_contacts(user).annotate(tag_names=ArraySubquery(names))
 
 
 def task_list(*, user: User) -> QuerySet[Task]:

@@ -120,18 +120,19 @@ def disqualification_report(
 ) -> dict:
     """Disqualifications (latest decision per lead episode) in the range, grouped in SQL.
 
+    One query: the total is the sum of the groups (every decision is in exactly one group).
+    ``COUNT(*)``, not of the id: the columns it reads are all in ``disq_standing_at_idx``, so
+    the range is an index-only scan.
     Archived reasons still appear: they are history.
     """
     if group_by not in GROUP_BY:
         raise ValueError(group_by)
-    qs = LeadDisqualification.objects.filter(
-        _day_range(since, until),
-        superseded_at__isnull=True,
-        lead__in=access.visible_leads(user, include_archived=True),
+    qs = access.rows_of_visible_leads(
+        LeadDisqualification.objects.filter(_day_range(since, until), superseded_at__isnull=True),
+        user,
     )
-    total = qs.count()
     if group_by == "reason":
-        rows = qs.values("reason_id", "reason__name").annotate(count=Count("id"))
+        rows = qs.values("reason_id", "reason__name").annotate(count=Count("*"))
         results = [
             {
                 "key": r["reason_id"],
@@ -141,7 +142,7 @@ def disqualification_report(
             for r in rows
         ]
     elif group_by == "source":
-        rows = qs.values("source").annotate(count=Count("id"))
+        rows = qs.values("source").annotate(count=Count("*"))
         results = [
             {"key": r["source"], "label": r["source"] or _("No source"), "count": r["count"]}
             for r in rows
@@ -149,7 +150,7 @@ def disqualification_report(
     else:
         rows = qs.values(
             "owner_id", "owner__first_name", "owner__last_name", "owner__username"
-        ).annotate(count=Count("id"))
+        ).annotate(count=Count("*"))
         results = [
             {
                 "key": r["owner_id"],
@@ -161,7 +162,7 @@ def disqualification_report(
             for r in rows
         ]
     results.sort(key=lambda r: (-r["count"], str(r["label"]).lower()))
-    return {"total": total, "results": results}
+    return {"total": sum(r["count"] for r in results), "results": results}
 
 
 def qualification_by_source(

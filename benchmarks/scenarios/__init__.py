@@ -6,7 +6,7 @@ its name in ``MODULES`` (the order of the table).
 
 from importlib import import_module
 
-MODULES = ["rescore", "ensure", "visibility", "daily", "purchases", "api"]
+MODULES = ["rescore", "ensure", "visibility", "daily", "purchases", "api", "api_sharing"]
 
 for _name in MODULES:
     import_module(f"{__name__}.{_name}")

@@ -195,3 +195,19 @@ def test_filters(admin_api, rep, other_rep):
 def test_tag_filter_does_not_duplicate_rows(admin_api, rep):
     contact = ContactFactory(owner=rep, tags=[TagFactory(name="a"), TagFactory(name="A b")])
     assert ids(admin_api.get(f"{URL}?tag=a")) == [contact.pk]
+
+
+def test_list_shows_each_contacts_tag_names_by_name_as_the_detail_does(rep_api, rep, other_rep):
+    zeta, alpha, mid = TagFactory(name="zeta"), TagFactory(name="Alpha"), TagFactory(name="mid")
+    tagged = ContactFactory(owner=rep, tags=[zeta, alpha, mid])
+    one = ContactFactory(owner=rep, tags=[mid])
+    bare = ContactFactory(owner=rep)
+    ContactFactory(owner=other_rep, tags=[alpha])  # not visible: not listed
+    rows = {row["id"]: row for row in rep_api.get(URL).json()["results"]}
+    assert set(rows) == {tagged.pk, one.pk, bare.pk}
+    assert rows[tagged.pk]["tags"] == ["Alpha", "mid", "zeta"]
+    assert rows[one.pk]["tags"] == ["mid"]
+    assert rows[bare.pk]["tags"] == []
+    for contact in (tagged, one, bare):
+        detail = rep_api.get(f"{URL}{contact.pk}/").json()
+        assert detail == rows[contact.pk]

@@ -96,3 +96,32 @@ def test_bad_parameters_are_400(rep_api):
     assert rep_api.get(URL, {"group_by": "colour"}).status_code == 400
     assert rep_api.get(URL, {"since": "yesterday"}).status_code == 400
     assert rep_api.get(URL, {"since": "2026-05-02", "until": "2026-05-01"}).status_code == 400
+
+
+@pytest.mark.parametrize("who", ["admin", "rep"])
+def test_report_is_one_query_and_its_total_the_sum_of_its_groups(who, request, generated):
+    user = request.getfixturevalue(who)
+    for group_by in selectors.GROUP_BY:
+        with CaptureQueriesContext(connection) as ctx:
+            report = selectors.disqualification_report(user=user, group_by=group_by)
+        assert len(ctx.captured_queries) == 1
+        assert report["total"] == sum(row["count"] for row in report["results"]) > 0
+
+
+def test_admin_report_reads_no_lead_row_and_a_rep_report_only_their_leads(
+    admin, rep, other_rep, generated
+):
+    with CaptureQueriesContext(connection) as ctx:
+        everything = selectors.disqualification_report(user=admin)
+    assert '"leads_lead"' not in ctx.captured_queries[0]["sql"]
+    assert everything["total"] == len(generated)
+    mine = selectors.disqualification_report(user=rep)
+    theirs = selectors.disqualification_report(user=other_rep)
+    assert mine["total"] == len([x for x in generated if x[3] == rep.pk]) > 0
+    assert mine["total"] + theirs["total"] == everything["total"]
+
+
+def test_report_of_an_inactive_user_is_empty(rep, generated):
+    rep.is_active = False
+    rep.save(update_fields=["is_active"])
+    assert selectors.disqualification_report(user=rep) == {"total": 0, "results": []}
