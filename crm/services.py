@@ -229,6 +229,15 @@ def contact_create(
     return contact
 
 
+def contact_reassign_check(*, actor: User, owners: list[int]) -> None:
+    """THE rule on a contact's owner change (one edit or a bulk "change owner"): only its owner
+    or an admin hands it over; ``owners`` are the current owners of the contacts concerned."""
+    from django.core.exceptions import PermissionDenied
+
+    if not all(access.can_reassign(actor, owner_id) for owner_id in owners):
+        raise PermissionDenied(_("Only the owner of the contact or an administrator can do this."))
+
+
 @transaction.atomic
 def contact_update(
     *, actor: User, contact: Contact, tags: list[str] | None = None, **fields
@@ -237,6 +246,8 @@ def contact_update(
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
     _validate_new_owner(contact, fields)
+    if "owner" in fields and fields["owner"] != contact.owner:
+        contact_reassign_check(actor=actor, owners=[contact.owner_id])
     if "account" in fields and fields["account"] != contact.account:
         _validate_visible(actor, fields["account"], "account")
     for f in ("first_name", "last_name", "email", "phone"):

@@ -165,6 +165,80 @@ def test_contact_created_on_an_account_out_of_reach_is_refused(rep_api, other_re
     assert _events() == events
 
 
+def _shared_contact(owner, grantee):
+    """A contact ``grantee`` sees only through the sharing rules (a deal of it shared)."""
+    contact = ContactFactory(owner=owner)
+    opportunity = OpportunityFactory(contact=contact)
+    opp_services.opportunity_share(actor=owner, opportunity=opportunity, user=grantee)
+    return contact
+
+
+def test_a_rep_who_sees_a_contact_through_sharing_cannot_take_it(rep, other_rep, other_rep_api):
+    contact = _shared_contact(rep, other_rep)
+    before, events = _row(contact), _events()
+    response = other_rep_api.patch(
+        f"/api/v1/contacts/{contact.pk}/",
+        {"owner": other_rep.pk, "first_name": "Changed"},
+        format="json",
+    )
+    _assert_refused(response, {403})
+    assert response.json() == {
+        "detail": "Only the owner of the contact or an administrator can do this."
+    }
+    response = other_rep_api.post(
+        "/api/v1/contacts/bulk/",
+        {"ids": [contact.pk], "action": "assign", "owner": other_rep.pk},
+        format="json",
+    )
+    _assert_refused(response, {403})
+    assert _row(contact) == before
+    assert _events() == events
+
+
+def test_a_rep_who_sees_a_contact_through_sharing_still_edits_it(rep, other_rep, other_rep_api):
+    """Working the contact is allowed: an edit that sends back its owner unchanged goes through."""
+    contact = _shared_contact(rep, other_rep)
+    response = other_rep_api.patch(
+        f"/api/v1/contacts/{contact.pk}/",
+        {"owner": rep.pk, "phone": "+34 600 11 22 33"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    contact.refresh_from_db()
+    assert contact.owner == rep
+    assert contact.phone == "+34 600 11 22 33"
+
+
+def test_the_owner_and_an_admin_may_hand_a_contact_over(rep, rep_api, admin_api, other_rep):
+    contact = ContactFactory(owner=rep)
+    response = rep_api.patch(
+        f"/api/v1/contacts/{contact.pk}/", {"owner": other_rep.pk}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    response = admin_api.post(
+        "/api/v1/contacts/bulk/",
+        {"ids": [contact.pk], "action": "assign", "owner": rep.pk},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    contact.refresh_from_db()
+    assert contact.owner == rep
+
+
+def test_contact_grantee_refusal_in_spanish(rep, other_rep, other_rep_api):
+    contact = _shared_contact(rep, other_rep)
+    response = other_rep_api.patch(
+        f"/api/v1/contacts/{contact.pk}/",
+        {"owner": other_rep.pk},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="es",
+    )
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "Solo el propietario del contacto o un administrador puede hacer esto."
+    }
+
+
 # --- opportunities -------------------------------------------------------------------------------
 
 
