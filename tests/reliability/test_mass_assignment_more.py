@@ -13,6 +13,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Account, Event, SavedView, Task, Team, User
@@ -239,6 +240,19 @@ def test_contact_grantee_refusal_in_spanish(rep, other_rep, other_rep_api):
     }
 
 
+def test_contact_page_of_a_grantee_cannot_change_the_owner(client, rep, other_rep):
+    contact = _shared_contact(rep, other_rep)
+    before, events = _row(contact), _events()
+    client.force_login(other_rep)
+    response = client.post(
+        reverse("contact-edit", args=[contact.pk]),
+        {"first_name": "Changed", "last_name": contact.last_name, "owner": other_rep.pk},
+    )
+    assert response.status_code == 403
+    assert _row(contact) == before
+    assert _events() == events
+
+
 # --- opportunities -------------------------------------------------------------------------------
 
 
@@ -441,6 +455,47 @@ def test_sharing_with_an_inactive_user_is_refused(rep, rep_api):
     )
     _assert_refused(response, {400}, "user")
     assert not opportunity.shares.exists()
+    assert _events() == events
+
+
+@pytest.mark.parametrize("action", ["share", "unshare"])
+def test_a_rep_it_is_shared_with_cannot_share_it_on(rep, other_rep, other_rep_api, action):
+    opportunity = OpportunityFactory(contact=ContactFactory(owner=rep))
+    opp_services.opportunity_share(actor=rep, opportunity=opportunity, user=other_rep)
+    third = UserFactory()
+    if action == "unshare":
+        opp_services.opportunity_share(actor=rep, opportunity=opportunity, user=third)
+    shares = sorted(opportunity.shares.values_list("user_id", flat=True))
+    before, events = _row(opportunity), _events()
+    response = other_rep_api.post(
+        f"/api/v1/opportunities/{opportunity.pk}/{action}/", {"user": third.pk}, format="json"
+    )
+    _assert_refused(response, {403})
+    assert sorted(opportunity.shares.values_list("user_id", flat=True)) == shares
+    assert _row(opportunity) == before
+    assert _events() == events
+
+
+def test_opportunity_created_for_an_owner_outside_the_group_is_refused(rep, rep_api):
+    settings = _settings()
+    settings.assign_to_group = _team(rep)
+    settings.save()
+    outsider = UserFactory()
+    contact = ContactFactory(owner=rep)
+    events = _events()
+    response = rep_api.post(
+        "/api/v1/opportunities/",
+        {"name": "Deal", "contact": contact.pk, "owner": outsider.pk},
+        format="json",
+    )
+    _assert_refused(response, {400}, "owner")
+    response = rep_api.post(
+        "/api/v1/opportunities/ensure/",
+        {"name": "Deal", "contact": contact.pk, "owner": outsider.pk},
+        format="json",
+    )
+    _assert_refused(response, {400}, "owner")
+    assert not Opportunity.objects.exists()
     assert _events() == events
 
 
@@ -1050,4 +1105,31 @@ def test_amounts_are_not_negative(rep, rep_api):
     assert _row(opportunity) == before
     assert opportunity.amount == Decimal(1000)
     assert not BuyNowLink.objects.exists()
+    assert _events() == events
+
+
+def test_saved_view_of_another_rep_is_404_and_unchanged(rep_api, other_rep):
+    view = SavedView.objects.create(user=other_rep, list_key="leads", name="Theirs", order=1)
+    before, events = _row(view), _events()
+    response = rep_api.patch(f"/api/v1/saved-views/{view.pk}/", {"name": "Mine"}, format="json")
+    assert response.status_code == 404
+    assert rep_api.delete(f"/api/v1/saved-views/{view.pk}/").status_code == 404
+    assert _row(view) == before
+    assert _events() == events
+
+
+def test_enrollment_of_another_rep_cannot_be_stopped(rep, other_rep, other_rep_api):
+    from opportunities.services_automation import enrollment_start
+
+    sequence = SequenceFactory()
+    SequenceStepFactory(sequence=sequence)
+    enrollment, _created = enrollment_start(
+        actor=rep, sequence=sequence, contact=ContactFactory(owner=rep)
+    )
+    before, events = _row(enrollment), _events()
+    response = other_rep_api.post(
+        f"/api/v1/enrollments/{enrollment.pk}/stop/", {"reason": "mine"}, format="json"
+    )
+    assert response.status_code == 404
+    assert _row(enrollment) == before
     assert _events() == events
