@@ -1133,3 +1133,55 @@ def test_enrollment_of_another_rep_cannot_be_stopped(rep, other_rep, other_rep_a
     assert response.status_code == 404
     assert _row(enrollment) == before
     assert _events() == events
+
+
+def test_lead_import_takes_only_the_lead_fields(rep, rep_api, other_rep):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from leads.models import Lead
+
+    inactive = UserFactory(is_active=False, username="gone")
+    body = (
+        "id,last_name,status,score,sales_ready,created_at,converted_at,rating,owner\n"
+        f"777,Doe,converted,999,true,2001-01-01,2001-01-01,1,\n"
+        f"778,Roe,qualified,999,true,2001-01-01,2001-01-01,1,{inactive.username}\n"
+    )
+    upload = SimpleUploadedFile("leads.csv", body.encode(), content_type="text/csv")
+    response = rep_api.post("/api/v1/leads/import/", {"file": upload}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert response.json()["imported"] == 1 and response.json()["invalid"] == 1
+    lead = Lead.objects.get()
+    assert lead.pk != 777
+    assert lead.last_name == "Doe"
+    assert lead.status == "new"
+    assert lead.owner == rep
+    assert lead.rating_id is None and lead.converted_at is None
+    assert lead.created_at.year == timezone.now().year
+    assert lead.lead_score.score != 999
+
+
+def test_sequence_steps_of_another_sequence_are_not_touched(admin_api):
+    theirs = SequenceFactory()
+    their_step = SequenceStepFactory(sequence=theirs, position=1)
+    mine = SequenceFactory()
+    before = _row(their_step)
+    response = admin_api.patch(
+        f"/api/v1/sequences/{mine.pk}/",
+        {
+            "steps": [
+                {
+                    "id": their_step.pk,
+                    "position": 9,
+                    "sequence": theirs.pk,
+                    "day_offset": 2,
+                    "kind": "task",
+                    "title": "Mine",
+                }
+            ]
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert _row(their_step) == before
+    assert [s["title"] for s in response.json()["steps"]] == ["Mine"]
+    assert response.json()["steps"][0]["id"] != their_step.pk
