@@ -88,6 +88,13 @@ def visible_opportunities(user, *, include_archived: bool = False):
     return _owned_or_granted(Opportunity.objects.all(), user, include_archived, shared)
 
 
+def can_reassign(user, owner_id: int | None) -> bool:
+    """Handing a contact (now owned by ``owner_id``) to another owner is for its owner and
+    admins: users who see it through the sharing rules work it, but cannot take it (and then
+    share it on)."""
+    return is_admin(user) or (user.is_authenticated and owner_id == user.pk)
+
+
 def can_manage_sharing(user, opportunity) -> bool:
     """Sharing and unsharing an opportunity is for its owner and admins."""
     return is_admin(user) or (user.is_authenticated and opportunity.owner_id == user.pk)

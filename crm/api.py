@@ -413,14 +413,9 @@ class TaskViewSet(ServiceViewSet):
         serializer.instance = task
 
     def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
-        done = data.pop("done", None)
-        task = services.task_update(actor=self.request.user, task=serializer.instance, **data)
-        if done is True:
-            task = services.task_complete(actor=self.request.user, task=task)
-        elif done is False:
-            task = services.task_reopen(actor=self.request.user, task=task)
-        serializer.instance = task
+        serializer.instance = services.task_edit(
+            actor=self.request.user, task=serializer.instance, **serializer.validated_data
+        )
 
     @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
     @action(detail=True, methods=["post"])

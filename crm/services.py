@@ -229,6 +229,15 @@ def contact_create(
     return contact
 
 
+def contact_reassign_check(*, actor: User, owners: list[int]) -> None:
+    """THE rule on a contact's owner change (one edit or a bulk "change owner"): only its owner
+    or an admin hands it over; ``owners`` are the current owners of the contacts concerned."""
+    from django.core.exceptions import PermissionDenied
+
+    if not all(access.can_reassign(actor, owner_id) for owner_id in owners):
+        raise PermissionDenied(_("Only the owner of the contact or an administrator can do this."))
+
+
 @transaction.atomic
 def contact_update(
     *, actor: User, contact: Contact, tags: list[str] | None = None, **fields
@@ -237,6 +246,8 @@ def contact_update(
     if unknown:
         raise TypeError(f"unexpected fields {unknown}")
     _validate_new_owner(contact, fields)
+    if "owner" in fields and fields["owner"] != contact.owner:
+        contact_reassign_check(actor=actor, owners=[contact.owner_id])
     if "account" in fields and fields["account"] != contact.account:
         _validate_visible(actor, fields["account"], "account")
     for f in ("first_name", "last_name", "email", "phone"):
@@ -314,6 +325,36 @@ def task_create(
     return task
 
 
+def _lock_prospect(*, lead_id: int | None, contact_id: int | None) -> None:
+    """Lock the lead's or contact's row, as ``follow_up_create`` does before it touches the
+    prospect's follow-ups: whoever changes which follow-up is open goes one at a time."""
+    from leads.models import Lead
+
+    if lead_id is not None:
+        Lead.objects.select_for_update().filter(pk=lead_id).first()
+    elif contact_id is not None:
+        Contact.objects.select_for_update().filter(pk=contact_id).first()
+
+
+def _follow_up_slot_check(
+    *, task: Task, lead_id: int | None, contact_id: int | None, field: str
+) -> None:
+    """THE "one open follow-up per lead or contact" rule for edits by users (reopening a
+    follow-up, moving an open one to another prospect): the other open one is what to work on.
+    The database enforces it too (partial unique constraints); this says it in words."""
+    others = Task.objects.filter(is_follow_up=True, done=False).exclude(pk=task.pk)
+    if lead_id is not None:
+        clash = others.filter(lead_id=lead_id).exists()
+    elif contact_id is not None:
+        clash = others.filter(contact_id=contact_id).exists()
+    else:
+        clash = False
+    if clash:
+        raise ValidationError(
+            {field: [_("Another follow-up is open for this prospect: work on that one instead.")]}
+        )
+
+
 @transaction.atomic
 def task_update(*, actor: User, task: Task, **fields) -> Task:
     unknown = set(fields) - set(TASK_FIELDS)
@@ -321,6 +362,14 @@ def task_update(*, actor: User, task: Task, **fields) -> Task:
         raise TypeError(f"unexpected fields {unknown}")
     _validate_new_owner(task, fields)
     _validate_task_links(actor, fields, task)
+    if task.is_follow_up and not task.done:
+        for name in ("lead", "contact"):
+            if name in fields and fields[name] != getattr(task, name):
+                new = fields[name]
+                lead_id = new.pk if name == "lead" and new is not None else None
+                contact_id = new.pk if name == "contact" and new is not None else None
+                _lock_prospect(lead_id=lead_id, contact_id=contact_id)
+                _follow_up_slot_check(task=task, lead_id=lead_id, contact_id=contact_id, field=name)
     if "title" in fields:
         fields["title"] = fields["title"].strip()
     changes = _apply(task, fields)
@@ -350,13 +399,33 @@ def task_complete(*, actor: User, task: Task, note: str = "") -> Task:
 
 @transaction.atomic
 def task_reopen(*, actor: User, task: Task) -> Task:
+    """Undo "done". A follow-up reopens only while its lead or contact has no other open one
+    (400 under ``done`` otherwise)."""
+    if task.is_follow_up:
+        _lock_prospect(lead_id=task.lead_id, contact_id=task.contact_id)
     task = Task.objects.select_for_update().get(pk=task.pk)
     if not task.done:
         return task
+    if task.is_follow_up:
+        _follow_up_slot_check(
+            task=task, lead_id=task.lead_id, contact_id=task.contact_id, field="done"
+        )
     task.done = False
     task.completed_at = None
     task.save(update_fields=["done", "completed_at", "updated_at"])
     event_record(actor=actor, kind=EventKind.REOPENED, task=task)
+    return task
+
+
+@transaction.atomic
+def task_edit(*, actor: User, task: Task, done: bool | None = None, **fields) -> Task:
+    """An edit that may also complete (``done=True``) or reopen (``done=False``) the task, as the
+    API's PATCH does: all or nothing, so a refused reopen leaves the other fields unchanged."""
+    task = task_update(actor=actor, task=task, **fields)
+    if done is True:
+        task = task_complete(actor=actor, task=task)
+    elif done is False:
+        task = task_reopen(actor=actor, task=task)
     return task
 
 

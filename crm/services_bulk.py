@@ -35,7 +35,12 @@ from django.utils.translation import gettext_lazy
 
 from crm import access
 from crm.models import Contact, Event, EventKind, User
-from crm.services import _validate_owner, contact_archive, tag_get_or_create
+from crm.services import (
+    _validate_owner,
+    contact_archive,
+    contact_reassign_check,
+    tag_get_or_create,
+)
 
 MAX_IDS = 1000
 
@@ -128,6 +133,7 @@ def _contacts_assign(*, actor: User, contacts: QuerySet, owner: User) -> int:
         .order_by("pk")
         .values_list("pk", "owner_id")
     )
+    contact_reassign_check(actor=actor, owners=[old for _pk, old in rows])
     if rows:
         Contact.objects.filter(pk__in=[r[0] for r in rows]).update(
             owner=owner, updated_at=timezone.now()

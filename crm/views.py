@@ -459,6 +459,24 @@ def task_archive(request, pk):
     )
 
 
+def _agenda_item(request, task: Task, *, schedule_form=None, error: str = "") -> HttpResponse:
+    """The task's agenda row, redrawn in place after a toggle (with the error when refused)."""
+    task.can_classify = _can_classify(task)
+    return render(
+        request,
+        "crm/tasks/_agenda_item.html",
+        {
+            "task": task,
+            "today": timezone.localdate(),
+            "swapped": True,
+            "schedule_form": schedule_form,
+            "ratings": rating_choices() if task.can_classify else [],
+            "agenda_url": safe_next(request, reverse("home")),
+            "error": error,
+        },
+    )
+
+
 def _task_toggle(request, pk, *, done: bool) -> HttpResponse:
     from crm.views_activity import after_complete
 
@@ -470,22 +488,19 @@ def _task_toggle(request, pk, *, done: bool) -> HttpResponse:
         # The last open task of a deal: ask for the next one (issue #9).
         schedule_form = after_complete(request, task)
     else:
-        task = services.task_reopen(actor=request.user, task=task)
+        try:
+            task = services.task_reopen(actor=request.user, task=task)
+        except ValidationError as exc:
+            # Refused (another follow-up is open for the prospect): the task stays done and the
+            # reason is shown next to it (htmx) or at the top of the page.
+            error = " ".join(exc.messages)
+            if is_htmx(request):
+                return announce(_agenda_item(request, task, error=error), error)
+            messages.error(request, error)
+            return redirect(safe_next(request, reverse("task-detail", args=[task.pk])))
         message = _("Task “%(name)s” reopened.") % {"name": task.title}
     if is_htmx(request):
-        task.can_classify = _can_classify(task)
-        response = render(
-            request,
-            "crm/tasks/_agenda_item.html",
-            {
-                "task": task,
-                "today": timezone.localdate(),
-                "swapped": True,
-                "schedule_form": schedule_form,
-                "ratings": rating_choices() if task.can_classify else [],
-                "agenda_url": safe_next(request, reverse("home")),
-            },
-        )
+        response = _agenda_item(request, task, schedule_form=schedule_form)
         return announce(response, _("Saved. %(what)s") % {"what": message})
     messages.success(request, message)
     return redirect(safe_next(request, reverse("task-detail", args=[task.pk])))
