@@ -17,6 +17,15 @@ plans use them). Those indexes are partial (``archived_at IS NULL``, and ``phone
 phones) like the searches, which only look at live records. On SQLite the same expressions run as
 plain scans (``LIKE`` is case-insensitive there; phone digits drop the usual separators).
 
+Two ways to find the matches, by who searches. An admin sees everything: the trigram indexes
+find the matches, at most ``CANDIDATES`` of each kind (a common surname matches 100,000 contacts
+of a million, and reading them all to rank them took seconds), and the best of those come first:
+a query that matches more than that is narrowed by typing more. A rep's search is run on each
+part of what they may see (``crm.access.visible_*_parts``: their own rows, what is shared with
+them), so the owner index and the trigram index are combined (a ``BitmapAnd``) and only their own
+matches are read, never every match of the whole table; the rows granted to them are read and
+tested one by one. A rep gets every match they may see.
+
 Phones: the digits of the query are looked for in the digits of the phones, so "600112233",
 "600 11 22 33" and "+34-600-11" all find "+34 600 11 22 33". Only when that finds nothing at all,
 a query typed in groups with ``MIN_GAPPED_DIGITS`` digits or more is tried once more with gaps
@@ -47,6 +56,8 @@ MIN_PHONE_DIGITS = 3
 #: When nothing matches exactly, a phone query typed in groups ("611 22") with this many digits
 #: also finds the phones that hold its digits in order with others between.
 MIN_GAPPED_DIGITS = 5
+#: An admin's search ranks at most this many text matches of each kind (see above).
+CANDIDATES = 1000
 #: Longer queries are refused by the API (400) and the page (an error message).
 MAX_QUERY_LENGTH = 100
 #: A query made of these characters only (and enough digits) is also looked up as a phone.
@@ -98,11 +109,20 @@ class Fold(Func):
 
 
 class Haystack(Func):
-    """``(a || ' ' || b || …)``: the fields one trigram index covers, searched as one text."""
+    """``(a || ' ' || b || …)``: the fields one trigram index covers, searched as one text.
+    ``indexed=False`` adds ``|| ''``: the same text in an expression no index covers, for the
+    rows granted to a rep (hundreds): the planner then reads those rows and tests them, where
+    it would take the trigram index (whose estimates are poor) and read every match of the
+    table."""
 
     template = "(%(expressions)s)"
     arg_joiner = " || ' ' || "
     output_field = CharField()
+
+    def __init__(self, *expressions, indexed: bool = True, **extra):
+        if not indexed:
+            extra["template"] = "(%(expressions)s || '')"
+        super().__init__(*expressions, **extra)
 
 
 class PhoneDigits(Func):
@@ -155,20 +175,46 @@ def gapped_digits(q: str, digits: str) -> bool:
 
 
 def _name_and_phone_ids(
-    model, q: str, digits: str, fields: tuple[str, ...], gapped: bool
+    model, q: str, digits: str, fields: tuple[str, ...], gapped: bool, within: list | None
 ) -> list[QuerySet]:
     """Ids of live ``model`` rows whose ``fields`` contain ``q`` or whose phone has ``digits``:
     one index scan each (a UNION of the two, never an OR that could not use both indexes).
-    The gapped pass looks at phones only."""
+    The gapped pass looks at phones only. ``within`` (the parts of a rep's visible rows): the
+    text is searched in each part; without it (an admin) the text matches are capped at
+    ``CANDIDATES``."""
     live = model.objects.filter(archived_at__isnull=True)
     parts = []
     if not gapped:
-        parts.append(_ids(live.annotate(_hay=Fold(Haystack(*fields))).filter(_hay__icontains=q)))
+        parts += _text_ids(live, q, fields, within)
     if digits and gapped:  # the digits in order, anything between: no need to strip the phone
         parts.append(_ids(live.exclude(phone="").filter(phone__regex=".*".join(digits))))
     elif digits:
         phones = live.exclude(phone="").annotate(_digits=PhoneDigits("phone"))
         parts.append(_ids(phones.filter(_digits__contains=digits)))
+    return parts
+
+
+def _within(user, parts: access.VisibleParts) -> access.VisibleParts | None:
+    """The parts of a rep's visible rows, searched one by one; None for an admin."""
+    return None if access.is_admin(user) else parts
+
+
+def _text_ids(
+    live: QuerySet, q: str, fields: tuple[str, ...], within: access.VisibleParts | None
+) -> list[QuerySet]:
+    """Ids of the rows whose ``fields`` contain ``q``: for an admin the first ``CANDIDATES``
+    of the live rows (trigram index); for a rep, their own rows (owner and trigram indexes
+    together) and the rows granted to them (read one by one)."""
+
+    def matching(qs: QuerySet, indexed: bool = True) -> QuerySet:
+        hay = Fold(Haystack(*fields, indexed=indexed))
+        return _ids(qs.annotate(_hay=hay).filter(_hay__icontains=q))
+
+    if within is None:
+        return [matching(live)[:CANDIDATES]]
+    parts = [matching(within.owned)]
+    if within.granted is not None:
+        parts.append(matching(within.granted, indexed=False))
     return parts
 
 
@@ -180,7 +226,8 @@ def _contact_ids(user, q: str, digits: str, gapped: bool) -> QuerySet:
     """Contacts by name, e-mail, phone, or the name of their company (an account the user sees:
     a company name they may not see finds nothing)."""
     fields = ("first_name", "last_name", "email")
-    parts = _name_and_phone_ids(Contact, q, digits, fields, gapped)
+    within = _within(user, access.visible_contact_parts(user))
+    parts = _name_and_phone_ids(Contact, q, digits, fields, gapped, within)
     if not gapped:
         by_company = Contact.objects.filter(
             archived_at__isnull=True, account_id__in=_ids(_accounts_matching(user, q))
@@ -210,7 +257,8 @@ def _leads(user, q: str, digits: str, limit: int, gapped: bool) -> list[SearchRe
     from leads.models import Lead
 
     fields = ("first_name", "last_name", "company", "email")
-    ids = _union(*_name_and_phone_ids(Lead, q, digits, fields, gapped))
+    within = _within(user, access.VisibleParts(access.visible_leads(user), None))
+    ids = _union(*_name_and_phone_ids(Lead, q, digits, fields, gapped, within))
     rows = (
         access.visible_leads(user)
         .filter(pk__in=ids)
@@ -280,8 +328,8 @@ def _opportunities(user, q: str, digits: str, limit: int) -> list[SearchResult]:
     live = Opportunity.objects.filter(archived_at__isnull=True)
     contacts = access.visible_contacts(user).filter(pk__in=_contact_ids(user, q, digits, False))
     by_contact = _ids(live.filter(contact_id__in=_ids(contacts)))
-    by_name = live.annotate(_name=Fold("name")).filter(_name__icontains=q)
-    ids = _union(_ids(by_name), by_contact)
+    within = _within(user, access.visible_opportunity_parts(user))
+    ids = _union(*_text_ids(live, q, ("name",), within), by_contact)
     rows = (
         access.visible_opportunities(user)
         .filter(pk__in=ids)

@@ -451,3 +451,70 @@ def test_base_template_has_the_search_box(rep_client):
     body = rep_client.get(reverse("home")).content.decode()
     assert 'id="search-dialog"' in body and 'role="combobox"' in body
     assert "js/search.js" in body
+
+
+# --- many matches: an admin's candidates are capped, a rep's own matches never are ----------------
+
+
+def test_an_admin_ranks_the_first_candidates_of_a_very_common_query(admin, rep, monkeypatch):
+    """Past ``CANDIDATES`` text matches an admin's search ranks those it found first (reading
+    every match of a common surname in a million contacts took seconds): still results, the
+    query narrowed by typing more."""
+    contacts = [ContactFactory(owner=rep, last_name=f"Ortega {n}") for n in range(6)]
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    rows = [r for r in global_search(user=admin, q="ortega") if r["kind"] == "contact"]
+    assert 1 <= len(rows) <= 3
+    assert {r["id"] for r in rows} <= {c.pk for c in contacts}
+    # a narrower query finds its one contact again
+    assert found(admin, "ortega 5") >= {("contact", contacts[5].pk)}
+
+
+def test_a_rep_finds_every_match_of_their_own_past_the_admin_cap(
+    rep, other_rep, monkeypatch, django_assert_max_num_queries
+):
+    """A rep's search reads their own rows and their grants, not the first matches of the whole
+    table: the matches of other reps cannot crowd theirs out."""
+    for n in range(8):
+        ContactFactory(owner=other_rep, last_name=f"Ortega other {n}")
+        LeadFactory(owner=other_rep, last_name=f"Ortega other {n}")
+    mine = [ContactFactory(owner=rep, last_name=f"Ortega mine {n}") for n in range(3)]
+    lead = LeadFactory(owner=rep, last_name="Ortega mine")
+    theirs = ContactFactory(owner=other_rep, last_name="Ortega granted")
+    deal = OpportunityFactory(owner=other_rep, contact=theirs, name="Ortega deal")
+    OpportunityShare.objects.create(opportunity=deal, user=rep)
+    ContactAccess.objects.create(contact=theirs, user=rep, reason="shared", opportunity=deal)
+    monkeypatch.setattr(search, "CANDIDATES", 1)
+    with django_assert_max_num_queries(4):  # one per kind
+        result = found(rep, "ortega", limit_per_kind=10)
+    assert result == {
+        *(("contact", c.pk) for c in mine),
+        ("contact", theirs.pk),
+        ("lead", lead.pk),
+        ("opportunity", deal.pk),
+    }
+
+
+@pytest.mark.parametrize("who", ["rep", "admin", "inactive"])
+def test_the_visible_parts_make_up_the_visible_sets(who, rep, other_rep, admin):
+    from crm import access
+
+    user = {"rep": rep, "admin": admin, "inactive": other_rep}[who]
+    if who == "inactive":
+        user.is_active = False
+        user.save()
+    own = ContactFactory(owner=user)
+    theirs = ContactFactory(owner=rep if who != "rep" else other_rep)
+    ContactFactory(owner=other_rep, archived_at=timezone.now())
+    deal = OpportunityFactory(owner=theirs.owner, contact=theirs)
+    OpportunityShare.objects.create(opportunity=deal, user=user)
+    ContactAccess.objects.create(contact=theirs, user=user, reason="shared", opportunity=deal)
+    OpportunityFactory(owner=user, contact=own)
+    for parts, visible in [
+        (access.visible_contact_parts(user), access.visible_contacts(user)),
+        (access.visible_opportunity_parts(user), access.visible_opportunities(user)),
+    ]:
+        union = set(parts.owned.values_list("pk", flat=True))
+        if parts.granted is not None:
+            union |= set(parts.granted.values_list("pk", flat=True))
+        assert union == set(visible.values_list("pk", flat=True))
+        assert (parts.granted is None) == (who != "rep")
