@@ -16,13 +16,17 @@ instance (and its joined owner, reason, rating rows) per record.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 from rest_framework import fields as drf_fields
 from rest_framework.fields import Field, SkipField
 from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField
+from rest_framework.settings import api_settings as drf_settings
 
 _MISSING = object()
 
@@ -139,6 +143,8 @@ class RowRepresentation:
             keys.append(key)
             if isinstance(field, PrimaryKeyRelatedField):
                 represent = _pk_representation(field)
+            elif _is_plain_datetime(field):
+                represent = _AwareDatetime(field)
             else:
                 method = type(field).to_representation
                 represent = _BUILTIN_REPRESENTATION.get(method) or field.to_representation
@@ -157,7 +163,12 @@ class RowRepresentation:
         """The serializer's ``data`` for these rows (a ``many=True`` list)."""
         if self._plan is None:
             self._build()
-        plan = self._plan
+        # the request's time zone, once per page rather than once per datetime
+        tz = timezone.get_current_timezone() if settings.USE_TZ else None
+        plan = [
+            (name, key, represent.bind(tz) if isinstance(represent, _AwareDatetime) else represent)
+            for name, key, represent in self._plan
+        ]
         out = []
         for row in rows:
             item = {}
@@ -180,3 +191,44 @@ def _pk_representation(field: PrimaryKeyRelatedField) -> Callable[[Any], Any]:
         return lambda value: value
     method = type(pk_field).to_representation
     return _BUILTIN_REPRESENTATION.get(method) or pk_field.to_representation
+
+
+def _is_plain_datetime(field) -> bool:
+    """A DRF ``DateTimeField`` answering ISO 8601 in the current time zone, as configured."""
+    cls = type(field)
+    return (
+        isinstance(field, drf_fields.DateTimeField)
+        and cls.to_representation is drf_fields.DateTimeField.to_representation
+        and cls.enforce_timezone is drf_fields.DateTimeField.enforce_timezone
+        and cls.default_timezone is drf_fields.DateTimeField.default_timezone
+        and not hasattr(field, "timezone")
+        and str(getattr(field, "format", drf_settings.DATETIME_FORMAT)).lower()
+        == drf_fields.ISO_8601
+    )
+
+
+class _AwareDatetime:
+    """``DateTimeField.to_representation`` of aware datetimes with the time zone looked up once
+    per page (DRF looks it up per value); anything else goes to the field itself."""
+
+    def __init__(self, field):
+        self.field = field
+
+    def __call__(self, value):
+        return self.field.to_representation(value)
+
+    def bind(self, tz) -> Callable[[Any], Any]:
+        field = self.field
+        if tz is None:
+            return field.to_representation
+
+        def represent(value):
+            if not isinstance(value, datetime.datetime) or value.utcoffset() is None:
+                return field.to_representation(value)
+            try:
+                text = value.astimezone(tz).isoformat()
+            except OverflowError:
+                return field.to_representation(value)
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+        return represent
