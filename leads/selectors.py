@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.db.models import CharField, Count, Q, QuerySet, Value
@@ -28,7 +29,15 @@ def lead_list_rows(*, user: User) -> QuerySet[Lead]:
     """The visible leads for a reader of plain columns (``values()``: the API's list), with
     ``next_task_due``, their next activity's due date: no owner, reason or rating rows joined,
     and not the next task itself."""
-    return access.visible_leads(user).annotate(next_task_due=next_task_due("lead"))
+    return access.visible_leads(user, leads=_lead_rows_base())
+
+
+@functools.cache
+def _lead_rows_base() -> QuerySet[Lead]:
+    """Every lead with ``next_task_due``, built once per process: resolving that subquery was a
+    tenth of an API list request. A queryset is never changed in place (each ``filter`` or
+    ``values`` works on a clone), and this one is never evaluated, so requests can share it."""
+    return Lead.objects.annotate(next_task_due=next_task_due("lead"))
 
 
 def lead_get(*, user: User, pk: int) -> Lead:
