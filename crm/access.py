@@ -63,7 +63,7 @@ def visible_tasks(user, *, include_archived: bool = False) -> QuerySet[Task]:
 
 def visible_leads(user, *, include_archived: bool = False, leads: QuerySet | None = None):
     """The leads ``user`` may see: of all leads, or of ``leads`` (a queryset of leads built
-    beforehand, an annotated base, say: ``leads.selectors.lead_list_rows``)."""
+    beforehand, an annotated base or ``values()`` rows: ``leads.selectors.lead_list_rows``)."""
     from leads.models import Lead
 
     return _owned(Lead.objects.all() if leads is None else leads, user, include_archived)

@@ -211,8 +211,9 @@ class LeadViewSet(ServiceViewSet):
     def list(self, request, *args, **kwargs):
         if not self.list_from_rows:
             return super().list(request, *args, **kwargs)
-        leads = self.filter_queryset(selectors.lead_list_rows(user=request.user))
-        rows = leads.values(*LEAD_ROWS.columns)
+        rows = self.filter_queryset(
+            selectors.lead_list_rows(user=request.user, columns=LEAD_ROWS.columns)
+        )
         page = self.paginate_queryset(rows)
         if page is None:
             return Response(LEAD_ROWS.represent(rows))

@@ -216,3 +216,15 @@ def test_computed_fields_and_nulls():
         {"name": "ana", "shout": "ANA"},
         {"name": None, "shout": ""},
     ]
+
+
+def test_requests_share_the_base_rows_queryset_and_never_evaluate_it(rep_api, admin_api, rep):
+    from leads.api import LEAD_ROWS
+    from leads.selectors import _lead_rows_base
+
+    LeadFactory.create_batch(2, owner=rep)
+    assert len(rep_api.get(URL).json()["results"]) == 2
+    assert len(admin_api.get(URL, {"status": "new"}).json()["results"]) == 2
+    base = _lead_rows_base(LEAD_ROWS.columns)
+    assert base._result_cache is None
+    assert not base.query.where.children  # no user's visibility, no filter stuck on it
