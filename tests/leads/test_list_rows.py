@@ -228,3 +228,28 @@ def test_requests_share_the_base_rows_queryset_and_never_evaluate_it(rep_api, ad
     base = _lead_rows_base(LEAD_ROWS.columns)
     assert base._result_cache is None
     assert not base.query.where.children  # no user's visibility, no filter stuck on it
+
+
+class _Converting(serializers.ModelSerializer):
+    """Columns whose DRF field does change the value: they must not be copied as they are."""
+
+    id = serializers.CharField()  # an integer column shown as text
+    status = serializers.ChoiceField(choices=[(1, "one"), (2, "two")])  # integer keys
+    big = serializers.BigIntegerField(source="company_size", coerce_to_string=True)
+    owner = serializers.PrimaryKeyRelatedField(read_only=True, pk_field=serializers.CharField())
+
+    class Meta:
+        model = Lead
+        fields = ["id", "status", "big", "owner", "first_name"]
+
+
+def test_only_values_drf_keeps_unchanged_are_copied():
+    rows = RowRepresentation(_Converting)
+    assert rows.columns == ("id", "status", "company_size", "owner_id", "first_name")
+    row = {"id": 5, "status": "2", "company_size": 7, "owner_id": 3, "first_name": "Ana"}
+    assert rows.represent([row]) == [
+        {"id": "5", "status": 2, "big": "7", "owner": "3", "first_name": "Ana"}
+    ]
+    names = ["id", "status", "big", "owner", "first_name"]
+    assert list(rows.represent([row])[0]) == names
+    assert rows.represent([dict.fromkeys(row)]) == [dict.fromkeys(names)]
