@@ -40,7 +40,12 @@ def _bare_statements(name: str) -> list[str] | None:
 def _connection():
     global _bare_connection
     if _bare_connection is None or _bare_connection.closed:
-        _bare_connection = psycopg2.connect(os.environ["DATABASE_URL"])
+        # the session settings Django's connections get (random_page_cost): the same planner
+        from django.conf import settings
+
+        options = settings.DATABASES["default"].get("OPTIONS", {}).get("options")
+        extra = {"options": options} if options else {}
+        _bare_connection = psycopg2.connect(os.environ["DATABASE_URL"], **extra)
         _bare_connection.autocommit = True
     return _bare_connection
 
