@@ -70,4 +70,4 @@ def test_a_deleted_token_no_longer_authenticates(rep):
 def test_the_messages_are_translated(rep):
     response = _client("nope").get(ME, HTTP_ACCEPT_LANGUAGE="es")
     assert response.status_code == 401
-    assert response.json()["detail"] != "Invalid token."
+    assert response.json()["detail"] == "Token inválido."
