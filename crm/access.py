@@ -95,10 +95,12 @@ def visible_tasks(user, *, include_archived: bool = False) -> QuerySet[Task]:
     return _owned(Task.objects.all(), user, include_archived)
 
 
-def visible_leads(user, *, include_archived: bool = False):
+def visible_leads(user, *, include_archived: bool = False, leads: QuerySet | None = None):
+    """The leads ``user`` may see: of all leads, or of ``leads`` (a queryset of leads built
+    beforehand, an annotated base or ``values()`` rows: ``leads.selectors.lead_list_rows``)."""
     from leads.models import Lead
 
-    return _owned(Lead.objects.all(), user, include_archived)
+    return _owned(Lead.objects.all() if leads is None else leads, user, include_archived)
 
 
 def rows_of_visible_leads(qs: QuerySet, user, *, field: str = "lead") -> QuerySet:

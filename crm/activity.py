@@ -62,12 +62,18 @@ def open_tasks(field: str, ref: str = "pk") -> QuerySet[Task]:
     ).order_by()
 
 
+def next_task_due(field: str) -> Subquery:
+    """The due date of the outer record's next activity (None without an open task): for
+    readers that need the date only (the API's ``{"state", "due_on"}``), not the task."""
+    return Subquery(open_tasks(field).order_by("due_on", "id").values("due_on")[:1])
+
+
 def with_next_activity(qs: QuerySet, *, field: str, user) -> QuerySet:
     """``qs`` annotated with ``next_task_due`` (date or None), ``next_task_id`` and
     ``next_task_title`` (None when ``user`` may not see that task)."""
     first = open_tasks(field).order_by("due_on", "id")
     qs = qs.annotate(
-        next_task_due=Subquery(first.values("due_on")[:1]),
+        next_task_due=next_task_due(field),
         next_task_id=Subquery(first.values("id")[:1]),
     )
     return qs.annotate(

@@ -111,7 +111,7 @@ def _siblings(obj, serializer) -> list:
 def next_activity_payload(obj, *, field: str, serializer) -> dict:
     """``{"state", "due_on"}`` from the list's SQL annotation; objects served without it (after
     an action, the duplicate check) get it in one query for all of them."""
-    from crm.activity import attach_next_activity, next_activity_state
+    from crm.activity import attach_next_activity
 
     user = serializer.context["request"].user
     if not hasattr(obj, "next_task_due"):
@@ -121,7 +121,14 @@ def next_activity_payload(obj, *, field: str, serializer) -> dict:
             attach_activity(_siblings(obj, serializer), user=user)
         else:
             attach_next_activity(_siblings(obj, serializer), field=field, user=user)
-    return {"state": next_activity_state(obj.next_task_due), "due_on": obj.next_task_due}
+    return next_activity_out(obj.next_task_due)
+
+
+def next_activity_out(due) -> dict:
+    """The payload of a next activity due on ``due`` (a date, or None: no open task)."""
+    from crm.activity import next_activity_state
+
+    return {"state": next_activity_state(due), "due_on": due}
 
 
 def rotting_payload(obj, *, serializer) -> bool:

@@ -5,8 +5,38 @@ import django_filters as df
 from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_filters.rest_framework import DjangoFilterBackend
 
 from crm.models import Account, CompanySize, Contact, Event, Role, Task, TaskKind, User
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's DRF backend, minus the FilterSet when the request sets none of its filters.
+
+    Building a FilterSet binds its form: a deep copy of every filter's form field, per request
+    (a tenth of an unfiltered list request's time). With no parameter any filter reads (a
+    filter's name, or its name and a widget suffix: ``created_after``), every filter gets an
+    empty value, and an empty value filters nothing (``Filter.filter``, ``FilterMethod``,
+    ``OrderingFilter``, ``LeadOrdering``), so the queryset is returned as it is. A FilterSet that
+    overrides ``filter_queryset`` or ``qs`` always runs.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
+            return queryset
+        if (
+            filterset_class.filter_queryset is df.FilterSet.filter_queryset
+            and filterset_class.qs is df.FilterSet.qs
+            and not _reads_any(filterset_class, request.query_params)
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
+def _reads_any(filterset_class, params) -> bool:
+    names = filterset_class.base_filters
+    return any(key in names or any(key.startswith(f"{name}_") for name in names) for key in params)
 
 
 class IdFilter(df.NumberFilter):

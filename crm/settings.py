@@ -219,7 +219,7 @@ CONTENT_SECURITY_POLICY = env.str(
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "crm.api_auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -229,7 +229,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "crm.pagination.StableCursorPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["crm.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "crm.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "crm.api_errors.exception_handler",
     "NON_FIELD_ERRORS_KEY": "detail",

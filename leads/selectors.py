@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.db.models import CharField, Count, Q, QuerySet, Value
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import access
+from crm.activity import next_task_due
 from crm.models import Contact, User
 from leads.models import DisqualificationReason, Lead, LeadDisqualification, LeadStatus
 
@@ -21,6 +23,22 @@ def lead_list(*, user: User) -> QuerySet[Lead]:
     return access.visible_leads(user).select_related(
         "owner", "disqualification_reason", "rating", "lead_score"
     )
+
+
+def lead_list_rows(*, user: User, columns: tuple[str, ...]) -> QuerySet[Lead]:
+    """The visible leads as ``values(*columns)`` rows (the API's list): plain columns, joined
+    ones (``lead_score__score``) and ``next_task_due``, their next activity's due date. No
+    owner, reason or rating rows joined, and not the next task itself."""
+    return access.visible_leads(user, leads=_lead_rows_base(columns))
+
+
+@functools.cache
+def _lead_rows_base(columns: tuple[str, ...]) -> QuerySet[Lead]:
+    """Every lead with ``next_task_due``, as ``values(*columns)``, built once per process:
+    resolving the subquery and the ~30 columns was a fifth of an API list request. Filters
+    after ``values()`` give the same SQL as before it. A queryset is never changed in place
+    (each ``filter`` works on a clone), and this one is never evaluated: requests share it."""
+    return Lead.objects.annotate(next_task_due=next_task_due("lead")).values(*columns)
 
 
 def lead_get(*, user: User, pk: int) -> Lead:
