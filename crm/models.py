@@ -156,6 +156,8 @@ class Contact(OwnedRecord):
         verbose_name_plural = _("contacts")
         indexes = [
             models.Index(fields=["owner", "archived_at"]),
+            # The owned half of a rep's visible contacts, read from the index alone.
+            models.Index(fields=["owner", "id"], name="contact_owner_id_idx"),
             models.Index(Lower("email"), name="contact_email_lower_idx"),
             models.Index(Lower("last_name"), name="contact_last_name_lower_idx"),
             # The contact list's default order (live contacts): its first page is an index

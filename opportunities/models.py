@@ -229,6 +229,14 @@ class Opportunity(OwnedRecord):
         verbose_name_plural = _("opportunities")
         indexes = [
             models.Index(fields=["owner", "archived_at"]),
+            # The owned half of a rep's visible deals, read from the index alone.
+            models.Index(fields=["owner", "id"], name="opp_owner_id_idx"),
+            # The board: the newest live deals of each stage.
+            models.Index(
+                fields=["stage", "-stage_entered_at", "-id"],
+                condition=Q(archived_at__isnull=True),
+                name="opp_board_idx",
+            ),
             models.Index(fields=["contact", "stage"]),
             models.Index(fields=["status", "closed_at"]),
             models.Index(fields=["created_at"]),

@@ -22,9 +22,8 @@ from django.db.models import (
     Sum,
     Value,
     When,
-    Window,
 )
-from django.db.models.functions import Coalesce, Greatest, RowNumber, TruncMonth
+from django.db.models.functions import Coalesce, Greatest, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -229,7 +228,7 @@ def opportunity_board(
     column links to it). Each card costs about a millisecond of template (its badge, its "Move
     to stage" form), so an admin's board of the whole team stays fast. A constant number of
     queries whatever the number of stages or deals: settings, stages, counts and amount totals
-    (one GROUP BY), the cards' ids (ROW_NUMBER per stage), the cards."""
+    (one GROUP BY), the cards' ids (the newest of each stage), the cards."""
     settings = opportunity_settings_get()
     active = set(settings.active_stages.values_list("pk", flat=True))
     stages = list(stage_choices())
@@ -243,22 +242,18 @@ def opportunity_board(
         .annotate(n=Count("id"), total=Sum("amount"))
         .values_list("stage_id", "n", "total")
     }
-    ranked = qs.annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("stage_id")],
-            order_by=[F("stage_entered_at").desc(), F("id").desc()],
-        )
-    )
-    # Ranked on the bare deal rows, then those cards loaded with their owner and contact: ranking
-    # the joined rows joined every deal to its contact first, and as a subquery the planner
-    # expects every deal back and still does (83 ms for 10,000 deals against ~15).
-    closing = [pk for pk in (settings.win_stage_id, settings.loss_stage_id) if pk]
-    shown = Q(rank__lte=per_column) & ~Q(stage_id__in=closing)
-    shown |= Q(rank__lte=per_closed_column, stage_id__in=closing)
-    cards = Opportunity.objects.filter(
-        pk__in=list(ranked.filter(shown).order_by().values_list("pk", flat=True))
-    )
+    # Each column's cards: the newest of the stage, one index scan each (``opp_board_idx``),
+    # all in one UNION ALL. Ranking every deal (ROW_NUMBER per stage) sorted them all: 270 ms
+    # for an admin's 110,000 deals. Then the cards are loaded with their owner and contact.
+    closing = {pk for pk in (settings.win_stage_id, settings.loss_stage_id) if pk}
+    newest = [
+        qs.filter(stage_id=s.pk)
+        .order_by("-stage_entered_at", "-id")
+        .values_list("pk", flat=True)[: per_closed_column if s.pk in closing else per_column]
+        for s in stages
+    ]
+    ids = list(newest[0].union(*newest[1:], all=True)) if newest else []
+    cards = Opportunity.objects.filter(pk__in=ids)
     columns = {
         s.pk: BoardColumn(
             stage=s,
