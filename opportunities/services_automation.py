@@ -356,8 +356,7 @@ def owner_email(run: TriggerRun) -> tuple[str, str, dict, EmailMessage | None]:
     return StepRunStatus.DONE, "", {"to": owner.pk}, EmailMessage(subject, body, to=[owner.email])
 
 
-def _email_owner(run: TriggerRun) -> tuple[str, str, dict]:
-    status, detail, data, message = owner_email(run)
+def _send(message: EmailMessage | None) -> None:
     if message is not None:
         send_mail(
             subject=message.subject,
@@ -365,7 +364,27 @@ def _email_owner(run: TriggerRun) -> tuple[str, str, dict]:
             from_email=None,
             recipient_list=message.to,
         )
+
+
+def _email_owner(run: TriggerRun) -> tuple[str, str, dict]:
+    status, detail, data, message = owner_email(run)
+    _send(message)
     return status, detail, data
+
+
+def trigger_run_event_data(run: TriggerRun, extra: dict) -> dict:
+    """The data of a run's ``TRIGGER_ACTION_RAN`` event (its outcome already set on ``run``),
+    one shape for the one-by-one path and the batches."""
+    return {
+        "trigger_action": run.action_id,
+        "event": run.action.event,
+        "kind": run.action.action,
+        "occurrence": run.occurrence,
+        "run": run.pk,
+        "status": run.status,
+        "detail": run.detail,
+        **extra,
+    }
 
 
 def _act(run: TriggerRun) -> tuple[str, str, dict]:
@@ -431,16 +450,7 @@ def trigger_run_perform(*, run_id: int) -> str:
                 opportunity=run.opportunity,
                 contact=run.contact,
                 lead=run.lead,
-                data={
-                    "trigger_action": run.action_id,
-                    "event": run.action.event,
-                    "kind": run.action.action,
-                    "occurrence": run.occurrence,
-                    "run": run.pk,
-                    "status": status,
-                    "detail": run.detail,
-                    **data,
-                },
+                data=trigger_run_event_data(run, data),
             )
     except TRANSIENT_ERRORS:
         # Nothing was done (the transaction rolled back): give it back for the retry.
@@ -937,13 +947,7 @@ def _run_step(run: StepRun) -> tuple[str, str, dict]:
         run.task = task
         return StepRunStatus.DONE, "", {"task": task.pk}
     status, detail, data, message = step_email(run)
-    if message is not None:
-        send_mail(
-            subject=message.subject,
-            message=message.body,
-            from_email=None,
-            recipient_list=message.to,
-        )
+    _send(message)
     return status, detail, data
 
 

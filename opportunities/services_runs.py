@@ -446,16 +446,7 @@ def _write(batch: _Batch) -> None:
                 opportunity_id=run.opportunity_id,
                 contact_id=run.contact_id,
                 lead_id=run.lead_id,
-                data={
-                    "trigger_action": run.action_id,
-                    "event": run.action.event,
-                    "kind": run.action.action,
-                    "occurrence": run.occurrence,
-                    "run": run.pk,
-                    "status": run.status,
-                    "detail": run.detail,
-                    **batch.data.get(id(run), {}),
-                },
+                data=automation.trigger_run_event_data(run, batch.data.get(id(run), {})),
             )
         )
     for run in batch.step_runs:
