@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 from typing import TypedDict
 
+from django.db import connection
 from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, QuerySet, Value, When
 from django.db.models.fields import CharField
 from django.db.models.lookups import IStartsWith
@@ -211,6 +212,8 @@ def _text_ids(
         return _ids(qs.annotate(_hay=hay).filter(_hay__icontains=q))
 
     if within is None:
+        if not connection.features.supports_slicing_ordering_in_compound:
+            return [matching(live)]  # SQLite (embedded mode) refuses a LIMIT inside a UNION
         return [matching(live)[:CANDIDATES]]
     parts = [matching(within.owned)]
     if within.granted is not None:

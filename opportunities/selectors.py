@@ -6,15 +6,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
     Count,
     DateTimeField,
-    DurationField,
     Exists,
-    ExpressionWrapper,
     F,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -99,6 +99,35 @@ def with_rotting(qs: QuerySet[Opportunity], *, now: dt.datetime | None = None) -
     )
 
 
+class DaysBefore(Func):
+    """``moment`` minus ``days`` (an integer expression) days: ``moment - days * '1 day'`` on
+    PostgreSQL; SQLite (embedded mode) cannot multiply an interval, so there ``datetime(moment,
+    '-N days')``, to the second (datetimes are stored as text, compared as text)."""
+
+    output_field = DateTimeField()
+
+    def __init__(self, moment: dt.datetime, days, **extra):
+        super().__init__(Value(moment, output_field=DateTimeField()), days, **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="(%(expressions)s * INTERVAL '1 day')",
+            arg_joiner=" - ",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="datetime(%(expressions)s || ' days')",
+            arg_joiner=", '-' || ",
+            **extra_context,
+        )
+
+
 def rotting_q(*, now: dt.datetime | None = None) -> Q:
     """The rotting rule as a WHERE condition (``?rotting=``): open, the stage has ``rot_days``,
     entered it, completed no task and logged nothing since ``now - rot_days``, and nothing open
@@ -106,21 +135,8 @@ def rotting_q(*, now: dt.datetime | None = None) -> Q:
     (task_open_opportunity_due_idx, the task FK index, event_opp_logged_idx)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    cutoff = ExpressionWrapper(
-        Value(now)
-        - ExpressionWrapper(
-            F("stage__rot_days") * Value(dt.timedelta(days=1)), output_field=DurationField()
-        ),
-        output_field=DateTimeField(),
-    )
-    outer_cutoff = ExpressionWrapper(
-        Value(now)
-        - ExpressionWrapper(
-            OuterRef("stage__rot_days") * Value(dt.timedelta(days=1)),
-            output_field=DurationField(),
-        ),
-        output_field=DateTimeField(),
-    )
+    cutoff = DaysBefore(now, F("stage__rot_days"))
+    outer_cutoff = DaysBefore(now, OuterRef("stage__rot_days"))
     done_since = Task.objects.filter(
         opportunity_id=OuterRef("pk"), done=True, completed_at__gte=outer_cutoff
     )
@@ -252,7 +268,10 @@ def opportunity_board(
         .values_list("pk", flat=True)[: per_closed_column if s.pk in closing else per_column]
         for s in stages
     ]
-    ids = list(newest[0].union(*newest[1:], all=True)) if newest else []
+    if newest and connection.features.supports_slicing_ordering_in_compound:
+        ids = list(newest[0].union(*newest[1:], all=True))
+    else:  # SQLite (embedded mode) refuses a LIMIT inside a UNION: a query per stage
+        ids = [pk for part in newest for pk in part]
     cards = Opportunity.objects.filter(pk__in=ids)
     columns = {
         s.pk: BoardColumn(
