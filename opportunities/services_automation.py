@@ -372,6 +372,24 @@ def _email_owner(run: TriggerRun) -> tuple[str, str, dict]:
     return status, detail, data
 
 
+def step_run_event_data(run: StepRun, extra: dict) -> dict:
+    """The data of a step run's ``SEQUENCE_STEP_RAN`` event (its outcome already set on
+    ``run``), one shape for the one-by-one path and the batches."""
+    enrollment, step = run.enrollment, run.step
+    return {
+        "sequence": enrollment.sequence_id,
+        "sequence_name": enrollment.sequence.name,
+        "enrollment": enrollment.pk,
+        "step": step.pk,
+        "position": step.position,
+        "step_kind": step.kind,
+        "title": step.title,
+        "status": run.status,
+        "detail": run.detail,
+        **extra,
+    }
+
+
 def trigger_run_event_data(run: TriggerRun, extra: dict) -> dict:
     """The data of a run's ``TRIGGER_ACTION_RAN`` event (its outcome already set on ``run``),
     one shape for the one-by-one path and the batches."""
@@ -981,18 +999,7 @@ def step_run_perform(*, run_id: int) -> str:
                 contact=enrollment.contact,
                 lead=enrollment.lead,
                 opportunity=enrollment.opportunity,
-                data={
-                    "sequence": enrollment.sequence_id,
-                    "sequence_name": enrollment.sequence.name,
-                    "enrollment": enrollment.pk,
-                    "step": run.step_id,
-                    "position": run.step.position,
-                    "step_kind": run.step.kind,
-                    "title": run.step.title,
-                    "status": status,
-                    "detail": run.detail,
-                    **data,
-                },
+                data=step_run_event_data(run, data),
             )
             _complete_finished(Enrollment.objects.filter(pk=enrollment.pk))
     except TRANSIENT_ERRORS:

@@ -141,19 +141,28 @@ def trigger_runs_drain(*, seconds: float | None = None) -> tuple[int, bool]:
 
 def trigger_runs_perform(ids: list[int]) -> None:
     """Run claimed trigger runs as one batch, or one by one when the batch fails."""
+    _perform(TriggerRun, ids, _trigger_batch, automation.trigger_run_perform)
+
+
+def _perform(model, ids: list[int], batch_run, one_run) -> None:
+    """``batch_run(ids)`` in one transaction. A transient error gives the runs back (pending)
+    for the task's retry; any other rolls the batch back and runs them one at a time with
+    ``one_run(run_id=…)``. A mail failure the batch returned is raised after the commit."""
     try:
         with transaction.atomic():
-            failure = _trigger_batch(ids)
+            failure = batch_run(ids)
     except automation.TRANSIENT_ERRORS:
         # Nothing was done (rolled back): give them back for the retry.
-        TriggerRun.objects.filter(pk__in=ids, status=StepRunStatus.RUNNING).update(
+        model.objects.filter(pk__in=ids, status=StepRunStatus.RUNNING).update(
             status=StepRunStatus.PENDING
         )
         raise
     except Exception:
-        logger.exception("trigger run batch failed; running its %d runs one by one", len(ids))
+        logger.exception(
+            "%s batch failed; running its %d runs one by one", model.__name__, len(ids)
+        )
         for pk in ids:
-            automation.trigger_run_perform(run_id=pk)
+            one_run(run_id=pk)
         return
     if failure is not None:
         raise failure
@@ -355,26 +364,16 @@ def step_runs_drain(*, today: dt.date | None = None, seconds: float | None = Non
 
 def step_runs_perform(ids: list[int]) -> None:
     """Run claimed step runs as one batch, or one by one when the batch fails."""
-    try:
-        with transaction.atomic():
-            batch = _Batch()
-            _perform_steps(
-                batch, list(StepRun.objects.select_related(*_STEP_RELATED).filter(pk__in=ids))
-            )
-            failure = _send(batch)
-            _write(batch)
-    except automation.TRANSIENT_ERRORS:
-        StepRun.objects.filter(pk__in=ids, status=StepRunStatus.RUNNING).update(
-            status=StepRunStatus.PENDING
-        )
-        raise
-    except Exception:
-        logger.exception("step run batch failed; running its %d runs one by one", len(ids))
-        for pk in ids:
-            automation.step_run_perform(run_id=pk)
-        return
-    if failure is not None:
-        raise failure
+    _perform(StepRun, ids, _step_batch, automation.step_run_perform)
+
+
+def _step_batch(ids: list[int]) -> Exception | None:
+    batch = _Batch()
+    runs = StepRun.objects.select_related(*_STEP_RELATED).filter(pk__in=ids).order_by("id")
+    _perform_steps(batch, list(runs))
+    failure = _send(batch)
+    _write(batch)
+    return failure
 
 
 def _perform_steps(batch: _Batch, runs: list[StepRun]) -> None:
@@ -452,7 +451,7 @@ def _write(batch: _Batch) -> None:
     for run in batch.step_runs:
         if run.status == StepRunStatus.PENDING:  # given back
             continue
-        enrollment, step = run.enrollment, run.step
+        enrollment = run.enrollment
         batch.events.append(
             event_build(
                 actor=None,
@@ -460,18 +459,7 @@ def _write(batch: _Batch) -> None:
                 contact_id=enrollment.contact_id,
                 lead_id=enrollment.lead_id,
                 opportunity_id=enrollment.opportunity_id,
-                data={
-                    "sequence": enrollment.sequence_id,
-                    "sequence_name": enrollment.sequence.name,
-                    "enrollment": enrollment.pk,
-                    "step": step.pk,
-                    "position": step.position,
-                    "step_kind": step.kind,
-                    "title": step.title,
-                    "status": run.status,
-                    "detail": run.detail,
-                    **batch.data.get(id(run), {}),
-                },
+                data=automation.step_run_event_data(run, batch.data.get(id(run), {})),
             )
         )
     if batch.trigger_runs:
