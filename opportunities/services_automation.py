@@ -303,26 +303,60 @@ def trigger_fire(
     return inserted
 
 
-def _claim(model, pk: int, **extra) -> bool:
-    """pending → running, committed at once, so a redelivered task finds nothing to claim; or
-    running again when the worker that claimed it died (its lease, ``TRIGGER_RUN_LEASE``, is
-    over: its transaction rolled back, nothing was done). After ``TRIGGER_RUN_MAX_ATTEMPTS``
-    claims the run is failed instead, with the reason in its detail. For trigger and step runs."""
+#: What running a trigger run or a step run reads, loaded with it (one query a run or a batch).
+TRIGGER_RUN_RELATED = (
+    "action__tag",
+    "action__sequence",
+    "opportunity__owner",
+    "opportunity__contact",
+    "contact__owner",
+    "lead__owner",
+    "lead__disqualification_reason",
+)
+STEP_RUN_RELATED = (
+    "step",
+    "enrollment__sequence",
+    "enrollment__owner",
+    "enrollment__contact",
+    "enrollment__lead",
+    "enrollment__opportunity",
+)
+
+
+def claim(model, *, limit: int, **filters) -> list[int]:
+    """Claim up to ``limit`` runs of ``model`` (trigger or step runs): pending → running,
+    committed before returning, so a redelivered task finds nothing to claim; or running again
+    when the worker that claimed it died (its lease, ``TRIGGER_RUN_LEASE``, is over: its
+    transaction rolled back, nothing was done). Oldest first, skipping rows another worker
+    holds. A run already claimed ``TRIGGER_RUN_MAX_ATTEMPTS`` times is failed instead, with the
+    reason in its detail. Returns the claimed ids."""
     now = timezone.now()
     stale = Q(status=StepRunStatus.RUNNING, claimed_at__lt=now - TRIGGER_RUN_LEASE)
     with transaction.atomic():
-        claimable = model.objects.filter(Q(status=StepRunStatus.PENDING) | stale, pk=pk, **extra)
-        if claimable.filter(attempts__gte=TRIGGER_RUN_MAX_ATTEMPTS).update(
-            status=StepRunStatus.FAILED,
-            ran_at=now,
-            detail=_detail(f"Gave up after {TRIGGER_RUN_MAX_ATTEMPTS} attempts."),
-        ):
-            return False
-        return bool(
-            claimable.update(
+        rows = list(
+            model.objects.filter(Q(status=StepRunStatus.PENDING) | stale, **filters)
+            .order_by("id")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("id", "attempts")[:limit]
+        )
+        spent = [pk for pk, attempts in rows if attempts >= TRIGGER_RUN_MAX_ATTEMPTS]
+        ids = [pk for pk, attempts in rows if attempts < TRIGGER_RUN_MAX_ATTEMPTS]
+        if spent:
+            model.objects.filter(pk__in=spent).update(
+                status=StepRunStatus.FAILED,
+                ran_at=now,
+                detail=_detail(f"Gave up after {TRIGGER_RUN_MAX_ATTEMPTS} attempts."),
+            )
+        if ids:
+            model.objects.filter(pk__in=ids).update(
                 status=StepRunStatus.RUNNING, claimed_at=now, attempts=F("attempts") + 1
             )
-        )
+    return ids
+
+
+def _claim(model, pk: int, **extra) -> bool:
+    """``claim`` of the one run ``pk`` (the one-by-one tasks)."""
+    return bool(claim(model, limit=1, pk=pk, **extra))
 
 
 def _language_of(user: User | None) -> str:
@@ -448,15 +482,7 @@ def trigger_run_execute(*, run_id: int) -> str:
 
 def trigger_run_perform(*, run_id: int) -> str:
     """Run a trigger run this worker has claimed (status ``running``)."""
-    run = TriggerRun.objects.select_related(
-        "action__tag",
-        "action__sequence",
-        "opportunity__owner",
-        "opportunity__contact",
-        "contact",
-        "lead__owner",
-        "lead__disqualification_reason",
-    ).get(pk=run_id)
+    run = TriggerRun.objects.select_related(*TRIGGER_RUN_RELATED).get(pk=run_id)
     try:
         with transaction.atomic():
             status, detail, data = _act(run)
@@ -979,14 +1005,7 @@ def step_run_execute(*, run_id: int) -> str:
 
 def step_run_perform(*, run_id: int) -> str:
     """Run a step run this worker has claimed (status ``running``)."""
-    run = StepRun.objects.select_related(
-        "step",
-        "enrollment__sequence",
-        "enrollment__owner",
-        "enrollment__contact",
-        "enrollment__lead",
-        "enrollment__opportunity",
-    ).get(pk=run_id)
+    run = StepRun.objects.select_related(*STEP_RUN_RELATED).get(pk=run_id)
     enrollment = run.enrollment
     try:
         with transaction.atomic():

@@ -28,7 +28,7 @@ from typing import Any
 
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -55,54 +55,6 @@ BATCH = 200
 #: time limit, so the lease of its last batch never runs out while it works).
 DRAIN_SECONDS = 60.0
 
-_TRIGGER_RELATED = (
-    "action__tag",
-    "action__sequence",
-    "opportunity__owner",
-    "opportunity__contact",
-    "contact__owner",
-    "lead__owner",
-    "lead__disqualification_reason",
-)
-_STEP_RELATED = (
-    "step",
-    "enrollment__sequence",
-    "enrollment__owner",
-    "enrollment__contact",
-    "enrollment__lead",
-    "enrollment__opportunity",
-)
-
-
-def claim(model, *, limit: int = BATCH, **filters) -> list[int]:
-    """Claim up to ``limit`` runs of ``model`` (pending, or running past their lease), oldest
-    first, skipping rows another worker holds; committed before returning. A run already
-    claimed ``TRIGGER_RUN_MAX_ATTEMPTS`` times is failed instead. Returns the claimed ids."""
-    now = timezone.now()
-    stale = Q(status=StepRunStatus.RUNNING, claimed_at__lt=now - automation.TRIGGER_RUN_LEASE)
-    with transaction.atomic():
-        rows = list(
-            model.objects.filter(Q(status=StepRunStatus.PENDING) | stale, **filters)
-            .order_by("id")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", "attempts")[:limit]
-        )
-        spent = [pk for pk, attempts in rows if attempts >= automation.TRIGGER_RUN_MAX_ATTEMPTS]
-        ids = [pk for pk, attempts in rows if attempts < automation.TRIGGER_RUN_MAX_ATTEMPTS]
-        if spent:
-            model.objects.filter(pk__in=spent).update(
-                status=StepRunStatus.FAILED,
-                ran_at=now,
-                detail=automation._detail(
-                    f"Gave up after {automation.TRIGGER_RUN_MAX_ATTEMPTS} attempts."
-                ),
-            )
-        if ids:
-            model.objects.filter(pk__in=ids).update(
-                status=StepRunStatus.RUNNING, claimed_at=now, attempts=F("attempts") + 1
-            )
-    return ids
-
 
 @dataclass
 class _Batch:
@@ -127,13 +79,19 @@ class _Batch:
 def trigger_runs_drain(*, seconds: float | None = None) -> tuple[int, bool]:
     """Run pending trigger runs, a batch at a time, until none is left or ``seconds`` (by
     default ``DRAIN_SECONDS``) have passed. Returns (runs handled, whether some may be left)."""
+    return _drain(TriggerRun, trigger_runs_perform, seconds)
+
+
+def _drain(model, perform, seconds: float | None, **filters) -> tuple[int, bool]:
+    """Claim and ``perform`` batches of ``model`` runs matching ``filters`` until none is left
+    or ``seconds`` (by default ``DRAIN_SECONDS``) have passed."""
     seconds = DRAIN_SECONDS if seconds is None else seconds
     handled, deadline = 0, time.monotonic() + seconds
     while True:
-        ids = claim(TriggerRun, limit=BATCH)
+        ids = automation.claim(model, limit=BATCH, **filters)
         if not ids:
             return handled, False
-        trigger_runs_perform(ids)
+        perform(ids)
         handled += len(ids)
         if time.monotonic() > deadline:
             return handled, True
@@ -170,7 +128,9 @@ def _perform(model, ids: list[int], batch_run, one_run) -> None:
 
 def _trigger_batch(ids: list[int]) -> Exception | None:
     runs = list(
-        TriggerRun.objects.select_related(*_TRIGGER_RELATED).filter(pk__in=ids).order_by("id")
+        TriggerRun.objects.select_related(*automation.TRIGGER_RUN_RELATED)
+        .filter(pk__in=ids)
+        .order_by("id")
     )
     batch = _Batch(trigger_runs=runs)
     by_kind: dict[str, list[TriggerRun]] = {}
@@ -348,18 +308,13 @@ def step_runs_drain(*, today: dt.date | None = None, seconds: float | None = Non
     ``seconds`` have passed (as ``trigger_runs_drain``). Returns (runs handled, whether some may
     be left)."""
     today = today or timezone.localdate()
-    seconds = DRAIN_SECONDS if seconds is None else seconds
-    handled, deadline = 0, time.monotonic() + seconds
-    while True:
-        ids = claim(
-            StepRun, limit=BATCH, due_on__lte=today, enrollment__status=EnrollmentStatus.ACTIVE
-        )
-        if not ids:
-            return handled, False
-        step_runs_perform(ids)
-        handled += len(ids)
-        if time.monotonic() > deadline:
-            return handled, True
+    return _drain(
+        StepRun,
+        step_runs_perform,
+        seconds,
+        due_on__lte=today,
+        enrollment__status=EnrollmentStatus.ACTIVE,
+    )
 
 
 def step_runs_perform(ids: list[int]) -> None:
@@ -369,7 +324,11 @@ def step_runs_perform(ids: list[int]) -> None:
 
 def _step_batch(ids: list[int]) -> Exception | None:
     batch = _Batch()
-    runs = StepRun.objects.select_related(*_STEP_RELATED).filter(pk__in=ids).order_by("id")
+    runs = (
+        StepRun.objects.select_related(*automation.STEP_RUN_RELATED)
+        .filter(pk__in=ids)
+        .order_by("id")
+    )
     _perform_steps(batch, list(runs))
     failure = _send(batch)
     _write(batch)
