@@ -154,3 +154,42 @@ def wait_for(predicate, timeout=60.0):
 
 def worker_log() -> str:
     return LOG.read_text()[-3000:] if LOG.exists() else ""
+
+
+def mails(folder) -> list[str]:
+    """The emails the worker wrote (``filemail``) into ``folder``."""
+    return [p.read_text() for p in folder.glob("*.log")] if folder.exists() else []
+
+
+def purchase_setup(admin, rep):
+    """Three purchase actions (tag, email the owner, a sequence with a day-0 task), a deal of
+    ``rep`` with a buy-now link, and a buyer on its page: (deal, buyer, url, form)."""
+    from decimal import Decimal
+
+    from django.test import Client
+
+    from opportunities import services_buynow as buynow
+    from opportunities.services_automation import sequence_create, trigger_action_create
+    from tests.factories import OpportunityFactory
+
+    sequence = sequence_create(
+        actor=admin,
+        name="After purchase",
+        stop_when_closed=False,
+        steps=[{"day_offset": 0, "kind": "task", "title": "Welcome call", "body": "Say hi."}],
+    )
+    for action in (
+        {"action": "apply_tag", "tag": "Bought now"},
+        {"action": "email_owner"},
+        {"action": "start_sequence", "sequence": sequence},
+    ):
+        trigger_action_create(actor=admin, event="buy_now_purchased", **action)
+    deal = OpportunityFactory(owner=rep, contact__owner=rep, name="Plan deal")
+    link = buynow.buy_now_link_create(
+        actor=rep, opportunity=deal, product="Plan", amount=Decimal("10.00")
+    )
+    buyer = Client(enforce_csrf_checks=True)
+    url = buynow.link_path(link)
+    token = buyer.get(url).cookies["csrftoken"].value
+    form = {"name": "Ana Buyer", "email": "ana@example.com", "csrfmiddlewaretoken": token}
+    return deal, buyer, url, form

@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from decimal import Decimal
 
 import psycopg2
 import pytest
 from django.db import connection
-from django.test import Client
 
 from crm.models import Task
 from leads.models import Lead, Rating
 from leads.services import prospect_classify
-from opportunities import services_buynow as buynow
 from opportunities.models import (
     Enrollment,
     Opportunity,
@@ -35,12 +32,11 @@ from opportunities.models import (
     StepRun,
     TriggerRun,
 )
-from opportunities.services_automation import sequence_create, trigger_action_create
 from scoring.engine import score_lead
 from scoring.models import Criterion, JobStatus, RescoreJob
 from scoring.services import criterion_update, rules_get, scoring_settings_get
-from tests.celery_worker import Worker, wait_for, worker_broker, worker_log
-from tests.factories import LeadFactory, OpportunityFactory
+from tests.celery_worker import Worker, mails, purchase_setup, wait_for, worker_broker, worker_log
+from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,10 +103,6 @@ def _kill_mid_task(worker: Worker, table: str, enqueue) -> None:
     worker.start()
 
 
-def _mails(folder) -> list[str]:
-    return [p.read_text() for p in folder.glob("*.log")] if folder.exists() else []
-
-
 def test_a_follow_up_interrupted_by_a_killed_worker_is_created_once(worker, rep):
     lead = LeadFactory(owner=rep)
     rating = Rating.objects.get(name="Promising prospect")
@@ -129,26 +121,7 @@ def test_a_follow_up_interrupted_by_a_killed_worker_is_created_once(worker, rep)
 
 
 def test_purchase_actions_interrupted_by_a_killed_worker_run_once(worker, tmp_path, admin, rep):
-    sequence = sequence_create(
-        actor=admin,
-        name="After purchase",
-        stop_when_closed=False,
-        steps=[{"day_offset": 0, "kind": "task", "title": "Welcome call", "body": "Say hi."}],
-    )
-    for action in (
-        {"action": "apply_tag", "tag": "Bought now"},
-        {"action": "email_owner"},
-        {"action": "start_sequence", "sequence": sequence},
-    ):
-        trigger_action_create(actor=admin, event="buy_now_purchased", **action)
-    deal = OpportunityFactory(owner=rep, contact__owner=rep, name="Plan deal")
-    link = buynow.buy_now_link_create(
-        actor=rep, opportunity=deal, product="Plan", amount=Decimal("10.00")
-    )
-    buyer = Client(enforce_csrf_checks=True)
-    url = buynow.link_path(link)
-    token = buyer.get(url).cookies["csrftoken"].value
-    form = {"name": "Ana Buyer", "email": "ana@example.com", "csrfmiddlewaretoken": token}
+    deal, buyer, url, form = purchase_setup(admin, rep)
 
     def purchase():
         assert buyer.post(url, form).status_code == 302
@@ -164,7 +137,7 @@ def test_purchase_actions_interrupted_by_a_killed_worker_run_once(worker, tmp_pa
         timeout=60,
     ), worker_log()
     mail = tmp_path / "mail"
-    assert wait_for(lambda: len(_mails(mail)) == 1), worker_log()
+    assert wait_for(lambda: len(mails(mail)) == 1), worker_log()
     assert buyer.post(url, form).status_code == 200  # the purchase replayed: nothing new
     time.sleep(VISIBILITY + 1)
 
@@ -175,7 +148,7 @@ def test_purchase_actions_interrupted_by_a_killed_worker_run_once(worker, tmp_pa
     assert list(deal.contact.tags.values_list("name", flat=True)) == ["Bought now"]
     assert Enrollment.objects.filter(contact=deal.contact).count() == 1
     assert Task.objects.filter(title="Welcome call", owner=rep).count() == 1
-    assert len(_mails(mail)) == 1
+    assert len(mails(mail)) == 1
     assert worker.proc.poll() is None, worker_log()
 
 
