@@ -12,7 +12,7 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import access
+from crm import access, compiled_sql
 from crm.activity import next_task_due
 from crm.models import Contact, User
 from leads.models import DisqualificationReason, Lead, LeadDisqualification, LeadStatus
@@ -37,8 +37,12 @@ def _lead_rows_base(columns: tuple[str, ...]) -> QuerySet[Lead]:
     """Every lead with ``next_task_due``, as ``values(*columns)``, built once per process:
     resolving the subquery and the ~30 columns was a fifth of an API list request. Filters
     after ``values()`` give the same SQL as before it. A queryset is never changed in place
-    (each ``filter`` works on a clone), and this one is never evaluated: requests share it."""
-    return Lead.objects.annotate(next_task_due=next_task_due("lead")).values(*columns)
+    (each ``filter`` works on a clone), and this one is never evaluated: requests share it.
+    Its pages run from compiled templates (``crm.compiled_sql``): the SQL is compiled once per
+    shape (admin or rep, first or later page), not on every request."""
+    return compiled_sql.cached(
+        Lead.objects.annotate(next_task_due=next_task_due("lead")).values(*columns)
+    )
 
 
 def lead_get(*, user: User, pk: int) -> Lead:
