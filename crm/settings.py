@@ -217,6 +217,8 @@ CONTENT_SECURITY_POLICY = env.str(
 )
 
 # --- REST framework -----------------------------------------------------------------------------
+#: seconds a process remembers an API token's user (crm/api_auth.py); 0: read it every request
+API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=5.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "crm.api_auth.TokenAuthentication",

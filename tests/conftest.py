@@ -32,9 +32,13 @@ def _default_language():
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters and cached values must not leak between tests."""
+    from crm import api_auth
+
     cache.clear()
+    api_auth.forget()
     yield
     cache.clear()
+    api_auth.forget()
 
 
 DEFAULT_DATA_MIGRATIONS = (

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from crm import api_auth, services
 from crm.api_auth import token_with_user
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +72,80 @@ def test_the_messages_are_translated(rep):
     response = _client("nope").get(ME, HTTP_ACCEPT_LANGUAGE="es")
     assert response.status_code == 401
     assert response.json()["detail"] == "Token inválido."
+
+
+# --- a process remembers a token's user for API_TOKEN_CACHE_SECONDS ------------------------------
+
+
+class _Clock:
+    def __init__(self, monkeypatch):
+        self.now = 1000.0
+        monkeypatch.setattr(api_auth.time, "monotonic", lambda: self.now)
+
+
+def _token_queries(client) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(ME).status_code == 200
+    return sum("authtoken_token" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_a_remembered_token_is_not_read_again(rep, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    client = _client(Token.objects.create(user=rep).key)
+    assert _token_queries(client) == 1
+    assert _token_queries(client) == 0
+    settings.API_TOKEN_CACHE_SECONDS = 0
+    api_auth.forget()
+    assert _token_queries(client) == 1
+    assert _token_queries(client) == 1
+
+
+def test_each_request_gets_its_own_user_instance(rep, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    token = Token.objects.create(user=rep)
+    first, second = token_with_user(Token, token.key), token_with_user(Token, token.key)
+    assert first.user is not second.user and first.user.pk == second.user.pk == rep.pk
+    first.user.first_name = "Changed in one request"
+    assert token_with_user(Token, token.key).user.first_name == rep.first_name
+
+
+def test_a_change_in_this_process_is_seen_at_once(rep, admin, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    client = _client(Token.objects.create(user=rep).key)
+    assert client.get(ME).json()["role"] == "rep"
+    assert len(api_auth._remembered) == 1  # remembered, and forgotten on the change
+    services.user_update(actor=admin, user=rep, role="admin")
+    assert client.get(ME).json()["role"] == "admin"
+    services.user_deactivate(actor=admin, user=rep)
+    assert client.get(ME).status_code == 401
+
+
+def test_another_process_s_change_is_seen_within_the_seconds(rep, settings, monkeypatch):
+    """A change this process did not make (another worker's, here a bare UPDATE) reaches it
+    when the remembered row expires."""
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    clock = _Clock(monkeypatch)
+    token = Token.objects.create(user=rep)
+    client = _client(token.key)
+    assert client.get(ME).status_code == 200
+    type(rep).objects.filter(pk=rep.pk).update(is_active=False)
+    clock.now += 4.9
+    assert client.get(ME).status_code == 200
+    clock.now += 0.2
+    assert client.get(ME).status_code == 401
+
+
+def test_unknown_keys_are_not_remembered(rep, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    Token.objects.create(user=rep)
+    for n in range(20):
+        assert _client(f"unknown-{n}").get(ME).status_code == 401
+    assert api_auth._remembered == {}
+
+
+def test_at_most_max_remembered_keys(rep, other_rep, monkeypatch, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    monkeypatch.setattr(api_auth, "MAX_REMEMBERED", 1)
+    for user in (rep, other_rep):
+        assert _client(Token.objects.create(user=user).key).get(ME).status_code == 200
+    assert len(api_auth._remembered) == 1
