@@ -25,13 +25,13 @@ def is_admin(user) -> bool:
 
 
 def _owned(qs: QuerySet, user, include_archived: bool) -> QuerySet:
-    if not include_archived:
-        qs = qs.filter(archived_at__isnull=True)
+    conditions = {} if include_archived else {"archived_at__isnull": True}
     if not (user and user.is_authenticated and user.is_active):
-        return qs.none()
-    if is_admin(user):
-        return qs
-    return qs.filter(owner_id=user.pk)
+        return qs.filter(**conditions).none()
+    if not is_admin(user):
+        conditions["owner_id"] = user.pk
+    # one filter() call: one clone of the query, on every list request
+    return qs.filter(**conditions) if conditions else qs
 
 
 class VisibleParts(NamedTuple):

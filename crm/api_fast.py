@@ -180,8 +180,13 @@ class RowRepresentation:
             self._build()
         # the request's time zone, once per page rather than once per datetime
         tz = timezone.get_current_timezone() if settings.USE_TZ else None
+        seen: dict = {}
         plan = [
-            (name, key, represent.bind(tz) if isinstance(represent, _AwareDatetime) else represent)
+            (
+                name,
+                key,
+                represent.bind(tz, seen) if isinstance(represent, _AwareDatetime) else represent,
+            )
             for name, key, represent in self._plan
             if represent is not _AS_IS
         ]
@@ -299,18 +304,27 @@ class _AwareDatetime:
     def __call__(self, value):
         return self.field.to_representation(value)
 
-    def bind(self, tz) -> Callable[[Any], Any]:
+    def bind(self, tz, seen: dict) -> Callable[[Any], Any]:
+        """The representation in ``tz``, remembering each instant's text in ``seen`` (one dict
+        for every datetime column of a page)."""
         field = self.field
         if tz is None:
             return field.to_representation
 
+        # the same instant twice on a page (a lead's created_at and updated_at until it is
+        # first edited) is converted once: an instant's text depends on nothing else
         def represent(value):
+            text = seen.get(value) if type(value) is datetime.datetime else None
+            if text is not None:
+                return text
             if not isinstance(value, datetime.datetime) or value.utcoffset() is None:
                 return field.to_representation(value)
             try:
                 text = value.astimezone(tz).isoformat()
             except OverflowError:
                 return field.to_representation(value)
-            return text[:-6] + "Z" if text.endswith("+00:00") else text
+            text = text[:-6] + "Z" if text.endswith("+00:00") else text
+            seen[value] = text
+            return text
 
         return represent

@@ -83,6 +83,9 @@ def run(ctx: Context):
 
     with Server(bare_sql={"leads": statements}) as server:
         ours_first = server.get_ok(LEADS_PATH, headers)
+        # queries of a request once its worker remembers the token (API_TOKEN_CACHE_SECONDS):
+        # each worker's first request also reads the token
+        warm_queries = min(server.get_ok(LEADS_PATH, headers).queries for _ in range(4))
         ref_first = server.get_ok("/bare/leads")
         ours_ids = [row["id"] for row in ours_first.json()["results"]]
         ref_ids = [row["id"] for row in ref_first.json()]
@@ -106,6 +109,6 @@ def run(ctx: Context):
             "at_most",
             2,
             enforced=not ctx.small,
-            queries=ours_first.queries,
+            queries=warm_queries,
         )
     ]
