@@ -167,6 +167,15 @@ class Contact(OwnedRecord):
                 condition=models.Q(archived_at__isnull=True),
                 name="contact_live_name_order_idx",
             ),
+            # A rep's contact list sorts their visible ids by name: each id's live row and
+            # name come from this index alone, never from the table (crm.web.CappedPaginator
+            # reads a page's ids first, then their rows).
+            models.Index(
+                fields=["id"],
+                include=["last_name", "first_name"],
+                condition=models.Q(archived_at__isnull=True),
+                name="contact_live_id_names_idx",
+            ),
         ]
 
     @property

@@ -125,19 +125,36 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        rows = self.object_list
+        if isinstance(rows, QuerySet):
+            # which rows fill the cap does not change the count: no ORDER BY, so the database
+            # stops after any cap + 1 visible rows instead of sorting them all first
+            rows = rows.order_by()
+        return rows[: self.cap + 1].count()
 
     @property
     def capped(self) -> bool:
         return self.count > self.cap
 
     def page(self, number):
-        if not self.capped:
-            return super().page(number)
-        # The count stops at cap + 1: a full page even at the last one it knows of.
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+        top = bottom + self.per_page
+        # The count stops at cap + 1: past it, a full page even at the last one it knows of.
+        if not self.capped and top + self.orphans >= self.count:
+            top = self.count
+        return self._get_page(self._rows(bottom, top), number, self)
+
+    def _rows(self, bottom: int, top: int):
+        """The page's rows: its ids first (sorting only the ids and the sort columns, which an
+        index can hold), then those rows with their joins and prefetches. Sorting every visible
+        row with its joined owner, account and rating to keep 25 of them read each row from
+        the table: a rep's contact list sorted 13,000 rows that way (80 ms at 1.25M contacts)."""
+        rows = self.object_list
+        if not isinstance(rows, QuerySet) or rows.query.distinct or rows.query.combinator:
+            return rows[bottom:top]
+        ids = list(rows.values_list("pk", flat=True)[bottom:top])
+        return rows.filter(pk__in=ids) if ids else rows.none()
 
 
 def paginate(request: HttpRequest, queryset: QuerySet):

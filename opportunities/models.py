@@ -237,6 +237,14 @@ class Opportunity(OwnedRecord):
                 condition=Q(archived_at__isnull=True),
                 name="opp_board_idx",
             ),
+            # A rep's board: the newest of their own live deals in each stage, and each
+            # stage's count and amount total of them, from the index alone.
+            models.Index(
+                fields=["owner", "stage", "-stage_entered_at", "-id"],
+                include=["amount"],
+                condition=Q(archived_at__isnull=True),
+                name="opp_owner_board_idx",
+            ),
             models.Index(fields=["contact", "stage"]),
             models.Index(fields=["status", "closed_at"]),
             models.Index(fields=["created_at"]),

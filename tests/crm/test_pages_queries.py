@@ -134,3 +134,23 @@ def test_long_lists_count_up_to_a_cap(admin_client_, monkeypatch):
     monkeypatch.setattr(web, "COUNT_CAP", 40)
     page = admin_client_.get(reverse("lead-list")).content.decode()
     assert "32 results" in page and "Page 1 of 2" in page and ">Last<" in page
+
+
+def test_a_page_reads_its_ids_first_then_only_their_rows(admin_client_, rep):
+    """The list's rows with their joins are read for the page's ids only (the sort runs over
+    the ids and the sort columns); the capped count has no ORDER BY."""
+    for _ in range(30):
+        ContactFactory(owner=rep, account=AccountFactory(owner=rep))
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin_client_.get(reverse("contact-list"), {"page": 2})
+    assert response.status_code == 200
+    assert len(response.context["page_obj"].object_list) == 5
+    contact_selects = [
+        q["sql"] for q in ctx.captured_queries if 'FROM "crm_contact"' in q["sql"].split("WHERE")[0]
+    ]
+    count = next(sql for sql in contact_selects if sql.startswith("SELECT COUNT(*)"))
+    assert "ORDER BY" not in count
+    ids = next(sql for sql in contact_selects if sql.startswith('SELECT "crm_contact"."id" AS'))
+    assert "LIMIT 5 OFFSET 25" in ids and "JOIN" not in ids
+    rows = next(sql for sql in contact_selects if '"crm_account"."name"' in sql.split("FROM")[0])
+    assert '"crm_contact"."id" IN (' in rows and "LIMIT" not in rows

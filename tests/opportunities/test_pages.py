@@ -842,3 +842,68 @@ def test_board_shows_the_latest_cards_and_links_to_the_rest(rep_client, rep, pip
     body = response.content.decode()
     assert "2 more deals: see the list" in body
     assert f"?stage={won.pk}" in body and "2 more deals: see the list" in body
+
+
+def test_board_merges_own_and_shared_deals_newest_first(rep, other_rep, admin, pipeline):
+    """A rep's board reads their own deals and the ones shared with them separately: each column
+    keeps the newest of both, counts and totals add up, a deal in both parts counts once."""
+    from opportunities.selectors import opportunity_board
+
+    now = timezone.now()
+    stage = pipeline["Proposal"]
+
+    def deal(owner, name, days, amount):
+        return _deal(
+            owner,
+            name=name,
+            stage=stage,
+            amount=amount,
+            stage_entered_at=now - dt.timedelta(days=days),
+        )
+
+    own = [deal(rep, f"Own {d}", d, 100) for d in (1, 4, 6)]
+    shared = [deal(other_rep, f"Shared {d}", d, 10) for d in (2, 3, 5, 7)]
+    for opp in shared:
+        services.opportunity_share(actor=admin, opportunity=opp, user=rep)
+    both = deal(other_rep, "Own and shared 0", 0, 1000)
+    services.opportunity_share(actor=admin, opportunity=both, user=rep)
+    Opportunity.objects.filter(pk=both.pk).update(owner=rep)  # reassigned since it was shared
+    deal(other_rep, "Not shared", 0, 5)
+
+    columns = {c.stage.pk: c for c in opportunity_board(user=rep, per_column=4)}
+    column = columns[stage.pk]
+    assert [c.name for c in column.cards] == [
+        "Own and shared 0",
+        "Own 1",
+        "Shared 2",
+        "Shared 3",
+    ]
+    assert column.count == len(own) + len(shared) + 1
+    assert column.total == Decimal(3 * 100 + 4 * 10 + 1000)
+    admin_column = {c.stage.pk: c for c in opportunity_board(user=admin)}[stage.pk]
+    assert admin_column.count == column.count + 1
+    only_other = {c.stage.pk: c for c in opportunity_board(user=rep, owner_id=other_rep.pk)}
+    assert [c.name for c in only_other[stage.pk].cards] == [
+        "Shared 2",
+        "Shared 3",
+        "Shared 5",
+        "Shared 7",
+    ]
+    assert only_other[stage.pk].total == Decimal(40)
+
+
+def test_board_queries_do_not_grow_with_shared_deals(rep_client, rep, other_rep, admin, pipeline):
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert rep_client.get(reverse("opportunity-board")).status_code == 200
+        return len(ctx.captured_queries)
+
+    def share(n):
+        for _ in range(n):
+            opp = _deal(other_rep, stage=pipeline["Proposal"])
+            services.opportunity_share(actor=admin, opportunity=opp, user=rep)
+
+    share(1)
+    small = count()
+    share(12)
+    assert count() == small
