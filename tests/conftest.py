@@ -1,7 +1,7 @@
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.utils import translation
+from django.utils import timezone, translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -27,6 +27,17 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _default_time_zone():
+    """Likewise a request of a user with their own time zone leaves it active in this thread
+    (UserTimeZoneMiddleware sets it when a request starts): each test starts in the default
+    one. Otherwise a test's "today" could be another zone's, between midnight in one and in
+    the other (tests/leads/test_list_rows.py failed so after midnight in Madrid)."""
+    timezone.deactivate()
+    yield
+    timezone.deactivate()
 
 
 @pytest.fixture(autouse=True)
