@@ -114,6 +114,16 @@ def _admin_list_select(model, empty: str) -> djforms.Select:
 # --- list ----------------------------------------------------------------------------------------
 
 
+def _visible_parts(request, fs) -> list | None:
+    """A rep's list in two parts, filtered as the list is: their own deals and the ones shared
+    with them that they do not own (``crm.web.CappedPaginator``: each is counted and sorted on
+    the owner's indexes, not through the whole visible set). None for an admin (one part)."""
+    owned, shared = access.visible_opportunity_parts(request.user)
+    if shared is None or not fs.is_valid():
+        return None
+    return [fs.filter_queryset(owned), fs.filter_queryset(shared.exclude(owner_id=request.user.pk))]
+
+
 @login_required
 def opportunity_list(request):
     fs = bind_filterset(request, OpportunityFilter, selectors.opportunity_list(user=request.user))
@@ -133,7 +143,7 @@ def opportunity_list(request):
         filter_contact = crm_selectors.contact_list(user=request.user).filter(pk=contact_id).first()
     else:
         del fields["contact"]
-    page_obj = paginate(request, fs.qs)
+    page_obj = paginate(request, fs.qs, parts=_visible_parts(request, fs))
     page_obj.object_list = selectors.attach_activity(
         _annotate_in_stage(page_obj.object_list), user=request.user
     )

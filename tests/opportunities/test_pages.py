@@ -907,3 +907,40 @@ def test_board_queries_do_not_grow_with_shared_deals(rep_client, rep, other_rep,
     small = count()
     share(12)
     assert count() == small
+
+
+@pytest.mark.parametrize("sort", ["", "name", "-amount", "created", "-in_stage", "closed"])
+def test_a_reps_list_in_two_parts_pages_like_the_whole(rf, rep, other_rep, admin, sort):
+    """``crm.web.CappedPaginator`` over a rep's own deals and the ones shared with them gives
+    the same pages and count as over their whole visible set, in every sort."""
+    from crm.web import paginate
+    from opportunities.filters import OpportunityFilter
+    from opportunities.selectors import opportunity_list
+    from opportunities.views import _visible_parts
+
+    now = timezone.now()
+    for i in range(30):
+        owner = (rep, other_rep)[i % 2]
+        opp = _deal(
+            owner,
+            name=f"Deal {i % 7}",
+            amount=100 * (i % 5),
+            stage_entered_at=now - dt.timedelta(days=i % 4),
+        )
+        if owner == other_rep and i % 4 == 1:
+            services.opportunity_share(actor=admin, opportunity=opp, user=rep)
+    both = _deal(other_rep, name="Both")
+    services.opportunity_share(actor=admin, opportunity=both, user=rep)
+    Opportunity.objects.filter(pk=both.pk).update(owner=rep)
+
+    for page in ("1", "2", "3"):
+        params = {"sort": sort, "page": page} if sort else {"page": page}
+        request = rf.get("/opportunities/", params)
+        request.user = rep
+        fs = OpportunityFilter(request.GET, queryset=opportunity_list(user=rep), request=request)
+        parts = _visible_parts(request, fs)
+        assert parts is not None and len(parts) == 2
+        whole = paginate(request, fs.qs)
+        in_parts = paginate(request, fs.qs, parts=parts)
+        assert in_parts.paginator.count == whole.paginator.count == 15 + 8 + 1 - 1 + 1
+        assert [o.pk for o in in_parts.object_list] == [o.pk for o in whole.object_list]
