@@ -451,3 +451,19 @@ def ensure(n: int, *, rebuild: bool, log=print) -> None:
         log(f"dataset: reusing {n:,} leads (--rebuild to build it again)")
         return
     build(n, log=log)
+
+
+#: the admin the ``daily`` and ``api-sharing`` scenarios time (sees everything; cannot log in)
+ADMIN_USERNAME = "bench-admin"
+
+
+def ensure_admin(cur) -> None:
+    """Create the bench admin (``ADMIN_USERNAME``) if it is not there yet."""
+    cur.execute(
+        "INSERT INTO crm_user (password, is_superuser, username, first_name, last_name,"
+        " email, is_staff, is_active, date_joined, role, time_zone)"
+        " VALUES ('!bench-admin-cannot-log-in', false, %s, 'Bench', 'Admin',"
+        " 'admin@example.com', false, true, now(), 'admin', '')"
+        " ON CONFLICT (username) DO NOTHING",
+        [ADMIN_USERNAME],
+    )

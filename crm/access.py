@@ -134,6 +134,17 @@ def visible_opportunity_parts(user, *, include_archived: bool = False) -> Visibl
     return _owned_or_granted_parts(Opportunity.objects.all(), user, include_archived, shared)
 
 
+def disjoint_opportunity_parts(user) -> list[QuerySet]:
+    """The opportunities ``user`` may see as disjoint querysets whose union is the visible set:
+    every one for an admin; for a rep their own and the ones shared with them that they do not
+    own (a deal reassigned to someone it was shared with is in both parts of
+    ``visible_opportunity_parts``). Each can be counted and summed on its own."""
+    owned, shared = visible_opportunity_parts(user)
+    if shared is None:
+        return [owned]
+    return [owned, shared.exclude(owner_id=user.pk)]
+
+
 def can_reassign(user, owner_id: int | None) -> bool:
     """Handing a contact (now owned by ``owner_id``) to another owner is for its owner and
     admins: users who see it through the sharing rules work it, but cannot take it (and then

@@ -118,10 +118,10 @@ def _visible_parts(request, fs) -> list | None:
     """A rep's list in two parts, filtered as the list is: their own deals and the ones shared
     with them that they do not own (``crm.web.CappedPaginator``: each is counted and sorted on
     the owner's indexes, not through the whole visible set). None for an admin (one part)."""
-    owned, shared = access.visible_opportunity_parts(request.user)
-    if shared is None or not fs.is_valid():
+    parts = access.disjoint_opportunity_parts(request.user)
+    if len(parts) < 2 or not fs.is_valid():
         return None
-    return [fs.filter_queryset(owned), fs.filter_queryset(shared.exclude(owner_id=request.user.pk))]
+    return [fs.filter_queryset(part) for part in parts]
 
 
 @login_required

@@ -31,6 +31,8 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from benchmarks import dataset
+from benchmarks.dataset import ADMIN_USERNAME
 from benchmarks.framework import BenchmarkError, Check, Context, scenario
 from benchmarks.http import Server
 from benchmarks.scenarios.api import _median
@@ -39,7 +41,6 @@ from crm.models import User
 CONTACTS_PATH = "/api/v1/contacts/?page_size=50"
 SINCE, UNTIL = dt.date(2024, 1, 1), dt.date(2024, 12, 31)
 REPORT_PATH = f"/api/v1/reports/disqualification/?since={SINCE}&until={UNTIL}&group_by=reason"
-ADMIN_USERNAME = "bench-admin"  # the same admin as scenarios/daily.py
 
 # The contact list's visibility written by hand (%(rep)s: an integer, formatted in).
 CONTACTS_SQL = """
@@ -110,14 +111,7 @@ def same_report(ours: dict, ref: list[dict], who: str) -> None:
 
 def _admin() -> User:
     with connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO crm_user (password, is_superuser, username, first_name, last_name,"
-            " email, is_staff, is_active, date_joined, role, time_zone)"
-            " VALUES ('!bench-admin-cannot-log-in', false, %s, 'Bench', 'Admin',"
-            " 'admin@example.com', false, true, now(), 'admin', '')"
-            " ON CONFLICT (username) DO NOTHING",
-            [ADMIN_USERNAME],
-        )
+        dataset.ensure_admin(cur)
     return User.objects.get(username=ADMIN_USERNAME)
 
 

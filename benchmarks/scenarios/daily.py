@@ -32,6 +32,8 @@ from django.db import connection, reset_queries
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from benchmarks import dataset
+from benchmarks.dataset import ADMIN_USERNAME
 from benchmarks.framework import BenchmarkError, Check, Context, Timing, scenario
 from crm.models import User
 
@@ -43,7 +45,6 @@ ITERATIONS_SMALL = 5
 WARMUP = 2
 SEARCH_LIMIT = 0.300
 PAGE_LIMIT = 0.200
-ADMIN_USERNAME = "bench-admin"
 #: Marks the scenario's rows: contacts' e-mail domain, accounts' name, tasks' title.
 DOMAIN = "daily.bench"
 
@@ -288,14 +289,7 @@ def _build(n: int, log) -> None:
             """,  # noqa: S608
             [],
         )
-        cur.execute(
-            "INSERT INTO crm_user (password, is_superuser, username, first_name, last_name,"
-            " email, is_staff, is_active, date_joined, role, time_zone)"
-            " VALUES ('!bench-admin-cannot-log-in', false, %s, 'Bench', 'Admin',"
-            " 'admin@example.com', false, true, now(), 'admin', '')"
-            " ON CONFLICT (username) DO NOTHING",
-            [ADMIN_USERNAME],
-        )
+        dataset.ensure_admin(cur)
         cur.execute("DELETE FROM bench_daily")
         cur.execute("INSERT INTO bench_daily VALUES (%s, %s, current_date)", [n, VERSION])
     with connection.cursor() as cur:

@@ -24,7 +24,7 @@ from opportunities.services import (
 )
 from opportunities.services_automation import enrollment_start, sequence_create
 from opportunities.services_buynow import buy_now_link_create, link_path
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.factories import (
     AdminFactory,
     ContactFactory,
@@ -117,14 +117,6 @@ def _world() -> dict:
             amount=Decimal("1200"),
         )
     return {"leads": leads, "deals": deals, "links": links}
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
 def _ctrl_k(page) -> None:
@@ -268,7 +260,7 @@ def _report(violations: list) -> str:
 def _check(live_server, page, request, user, path, action) -> None:
     world = _world()
     if user:
-        _sign_in(page, live_server.url, user)
+        sign_in(page, live_server.url, user)
     response = page.goto(live_server.url + path(world))
     assert response.status == 200
     if action:
@@ -334,7 +326,7 @@ def test_the_check_catches_violations(page):
 def test_every_board_card_moves_without_dragging(live_server, page):
     """WCAG 2.5.7: each card on the board has its "Move to stage" control."""
     world = _world()
-    _sign_in(page, live_server.url, "rita")
+    sign_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/opportunities/board/")
     cards = page.locator(".board-card")
     expect(cards).to_have_count(len(world["deals"]))  # open, won, lost and rotting

@@ -18,7 +18,7 @@ from crm import services as crm_services
 from crm.models import Task
 from leads import services
 from leads.models import Lead, Rating
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.factories import AdminFactory, LeadFactory, UserFactory
 
 # Screenshots for a human look (desktop and 375 px wide), outside the repository.
@@ -37,15 +37,6 @@ def _shots(page, name: str) -> None:
     page.set_viewport_size({"width": 375, "height": 812})
     page.screenshot(path=str(SCREENSHOTS / f"{name}-375.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
 def test_agenda_flow(live_server, page):
@@ -73,7 +64,7 @@ def test_agenda_flow(live_server, page):
     )
 
     # --- the rep: "How did it go?" ------------------------------------------------------------
-    _sign_in(page, live_server.url, "rita")
+    sign_in(page, live_server.url, "rita")
     nav = page.get_by_role("navigation", name="Main")
     expect(nav).to_contain_text("2 today")
     expect(page.get_by_role("heading", level=1, name="Agenda")).to_be_visible()
@@ -174,7 +165,7 @@ def test_agenda_flow(live_server, page):
     )
 
     # --- the admin: Rita's agenda, Settings > Ratings -------------------------------------------
-    _sign_in(page, live_server.url, "ada")
+    sign_in(page, live_server.url, "ada")
     page.get_by_label("Rep").select_option(label="Rita Rep")
     page.get_by_role("button", name="Show agenda").click()
     expect(page).to_have_url(re.compile(rf"\?user={rep.pk}$"))

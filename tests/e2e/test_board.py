@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from playwright.sync_api import expect
 
 from opportunities.models import Opportunity, Stage
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.factories import ContactFactory, OpportunityFactory, UserFactory
 
 SCREENSHOTS = Path(
@@ -31,15 +31,6 @@ def _shots(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def _sign_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
-
-
 def _column(page, name: str):
     return page.locator(".board-column").filter(
         has=page.get_by_role("heading", level=2, name=name, exact=True)
@@ -54,7 +45,7 @@ def test_drag_to_won_asks_the_reason_and_counts_in_the_report(live_server, page)
     second = OpportunityFactory(owner=rep, contact=contact, name="Acme upsell", amount=3000)
     OpportunityFactory(owner=other, contact=ContactFactory(owner=other), name="Otto's deal")
 
-    _sign_in(page, live_server.url, "rita")
+    sign_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/opportunities/board/")
     expect(page.get_by_role("heading", level=1, name="Pipeline board")).to_be_visible()
     expect(page.get_by_text("Otto's deal")).to_have_count(0)  # only the rep's own deals

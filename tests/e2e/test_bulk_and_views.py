@@ -8,19 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from leads.models import Lead
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.factories import LeadFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
 def test_bulk_owner_change_saved_view_and_undo(live_server, page):
@@ -31,7 +22,7 @@ def test_bulk_owner_change_saved_view_and_undo(live_server, page):
     LeadFactory(owner=rep, last_name="Working One", status="working")
     LeadFactory(owner=rep, last_name="Working Two", status="working")
     base = live_server.url
-    _sign_in(page, base, "rita")
+    sign_in(page, base, "rita")
 
     # Bulk: the new leads, ticked with "select all" on a filtered page, go to Otto.
     page.goto(f"{base}/leads/?status=new")

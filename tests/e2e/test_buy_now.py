@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from opportunities.services_automation import sequence_create, trigger_action_create
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.factories import AdminFactory, ContactFactory, OpportunityFactory, UserFactory
 
 SCREENSHOTS = Path(
@@ -18,14 +18,6 @@ SCREENSHOTS = Path(
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
 def test_rep_link_prospect_buys_automation_follows(live_server, page, browser):
@@ -50,7 +42,7 @@ def test_rep_link_prospect_buys_automation_follows(live_server, page, browser):
     )
 
     # The rep makes the link.
-    _sign_in(page, live_server.url, "rita")
+    sign_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/opportunities/{deal.pk}/")
     page.get_by_text("New buy-now link").click()
     page.get_by_label("Product").fill("Acme licences, 10 seats")

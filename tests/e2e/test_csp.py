@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from leads.models import Rating
 from opportunities.services_buynow import link_path
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.e2e.test_accessibility import _world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -52,14 +52,6 @@ def problems(page):
     page.on("console", on_console)
     page.on("pageerror", lambda error: found.append(("pageerror", str(error))))
     return found
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
 def _settled(page) -> None:
@@ -126,7 +118,7 @@ def test_a_rep_works_under_the_strict_policy(live_server, page, problems):
     world = _world()
     rating = _rated(world)
     base = live_server.url
-    _sign_in(page, base, "rita")
+    sign_in(page, base, "rita")
     lead = world["leads"][0]
     deal = world["deals"][0]
     for path in [
@@ -183,7 +175,7 @@ def test_an_admin_works_under_the_strict_policy(live_server, page, problems):
     world = _world()
     rating = _rated(world)
     base = live_server.url
-    _sign_in(page, base, "ada")
+    sign_in(page, base, "ada")
     for path in [
         "/reports/",
         "/reports/win-loss/",

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from leads import services
 from leads.models import Lead, LeadStatus
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.factories import AdminFactory, LeadFactory, UserFactory
 
 # Screenshots for a human look (desktop and 375 px wide), outside the repository.
@@ -31,15 +31,6 @@ def _shots(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def _sign_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
-
-
 def test_disqualification_flow(live_server, page):
     admin = AdminFactory(username="ada", first_name="Ada", last_name="Admin")
     rep = UserFactory(username="rita", first_name="Rita", last_name="Rep")
@@ -51,7 +42,7 @@ def test_disqualification_flow(live_server, page):
     second = LeadFactory(owner=rep, first_name="Tomás", last_name="García", source="Fair")
 
     # --- the rep: a reason is required --------------------------------------------------------
-    _sign_in(page, live_server.url, "rita")
+    sign_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/leads/{first.pk}/")
     page.get_by_role("link", name="Disqualify").click()
     dialog = page.get_by_role("dialog", name=re.compile("Disqualify Lucía Fernández"))
@@ -88,7 +79,7 @@ def test_disqualification_flow(live_server, page):
     _shots(page, "disqualification-report")
 
     # --- the admin: stop asking ---------------------------------------------------------------
-    _sign_in(page, live_server.url, "ada")
+    sign_in(page, live_server.url, "ada")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
     page.get_by_role("navigation", name="Settings").get_by_role("link", name="Leads").click()
     expect(page.get_by_role("heading", level=1, name="Leads")).to_be_visible()

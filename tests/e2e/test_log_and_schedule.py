@@ -9,25 +9,16 @@ import pytest
 from playwright.sync_api import expect
 
 from crm.models import Event, Task
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.factories import ContactFactory, LeadFactory, OpportunityFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def _sign_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
-
-
 def test_log_and_schedule_in_two_clicks(live_server, page):
     rep = UserFactory(username="rita", first_name="Rita", last_name="Rep")
     deal = OpportunityFactory(contact=ContactFactory(owner=rep), name="Acme renewal")
-    _sign_in(page, live_server.url, "rita")
+    sign_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/opportunities/{deal.pk}/")
     expect(page.locator("#next-activity")).to_contain_text("No next activity")
     url = page.url
@@ -80,7 +71,7 @@ def test_log_and_schedule_in_two_clicks(live_server, page):
 def test_spanish_lead_page(live_server, page):
     rep = UserFactory(username="rosa", first_name="Rosa", last_name="Rep")
     lead = LeadFactory(owner=rep, first_name="Luis", last_name="López")
-    _sign_in(page, live_server.url, "rosa")
+    sign_in(page, live_server.url, "rosa")
     page.context.add_cookies([{"name": "django_language", "value": "es", "url": live_server.url}])
     page.goto(f"{live_server.url}/leads/{lead.pk}/")
     url = page.url

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from leads import services as lead_services
 from leads.models import Lead, LeadStatus
 from scoring.models import Criterion, JobStatus, RescoreJob
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.factories import AdminFactory, LeadFactory, UserFactory
 
 SCREENSHOTS = Path(
@@ -36,15 +36,6 @@ def _shots(page, name: str) -> None:
     page.set_viewport_size({"width": 375, "height": 812})
     page.screenshot(path=str(SCREENSHOTS / f"{name}-375.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
 def test_scoring_flow(live_server, page):
@@ -84,7 +75,7 @@ def test_scoring_flow(live_server, page):
         Lead.objects.filter(pk=other.pk).update(status=statuses[i % 4])
     lead_services.lead_convert(actor=rep, lead=LeadFactory(owner=rep, company=""))
 
-    _sign_in(page, live_server.url, "ada")
+    sign_in(page, live_server.url, "ada")
 
     # --- the lead page: score against the threshold, why, and the discovery call -------------
     page.goto(f"{live_server.url}/leads/{lead.pk}/")

@@ -12,7 +12,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from opportunities import services
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.factories import AdminFactory, ContactFactory, UserFactory
 
 SCREENSHOTS = Path(
@@ -30,14 +30,6 @@ def _shots(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
-
-
 def test_admin_shares_a_deal_and_the_rep_sees_its_contact_until_unshared(
     live_server, page, browser, browser_context_args
 ):
@@ -52,11 +44,11 @@ def test_admin_shares_a_deal_and_the_rep_sees_its_contact_until_unshared(
     # Marco, in his own browser, cannot open the contact yet.
     marco_context = browser.new_context(**browser_context_args)
     marco = marco_context.new_page()
-    _sign_in(marco, base, "marco")
+    sign_in(marco, base, "marco")
     assert marco.goto(contact_url).status == 404
 
     # The admin shares the deal with Marco from its page (htmx: the panel is redrawn in place).
-    _sign_in(page, base, "ada")
+    sign_in(page, base, "ada")
     page.goto(f"{base}{reverse('opportunity-detail', args=[deal.pk])}")
     panel = page.locator("#share-panel")
     expect(panel.get_by_role("heading", level=2, name="Sharing")).to_be_visible()
@@ -104,7 +96,7 @@ def test_admin_shares_a_deal_and_the_rep_sees_its_contact_until_unshared(
 def test_visibility_settings_page(live_server, page):
     """The Visibility section of Settings > Opportunity defaults: switch a rule off and save."""
     AdminFactory(username="ada", first_name="Ada", last_name="Admin")
-    _sign_in(page, live_server.url, "ada")
+    sign_in(page, live_server.url, "ada")
     page.goto(f"{live_server.url}{reverse('settings-opportunities')}")
     section = page.locator("section", has=page.locator("#visibility-title"))
     expect(section.get_by_role("heading", level=2, name="Visibility")).to_be_visible()
