@@ -278,17 +278,58 @@ def test_one_query_per_kind_whatever_the_size(rep, admin, django_assert_num_quer
     n = min(size, 5)  # five per kind at most
     expected = {
         "ortega": {"lead": n, "contact": n, "account": 1, "opportunity": n},
-        "611 22": {"lead": n},  # the leads' phones; the contacts have another
         "ortega holdings": {"contact": n, "account": 1, "opportunity": n},  # by company
     }
     for user in (rep, admin):
         for q, kinds in expected.items():
-            with django_assert_num_queries(4):
+            with django_assert_num_queries(1 + 4):  # the matching contacts' ids, then each kind
                 rows = global_search(user=user, q=q)
             assert _kinds(rows) == kinds, (user, q)
-        with django_assert_num_queries(4 + 2):  # nothing exact: the gapped pass (leads, contacts)
+        # no contact has this phone: no query for the contacts' rows
+        with django_assert_num_queries(1 + 3):
+            rows = global_search(user=user, q="611 22")
+        assert _kinds(rows) == {"lead": n}  # the leads' phones; the contacts have another
+        # nothing exact: the gapped pass (leads, and the contacts' ids, none)
+        with django_assert_num_queries(1 + 3 + 2):
             rows = global_search(user=user, q="6 1 2 3 4")
         assert _kinds(rows) == {"lead": n}
+
+
+def test_the_contacts_are_searched_once_for_contacts_and_deals(rep, admin):
+    """The deals found by their contact use the contact ids the contacts' search read: the
+    contacts' text is matched in one query only."""
+    from django.test.utils import CaptureQueriesContext
+
+    _world(rep, 3)
+    # the contacts' haystack (``Haystack``): first name || ' ' || last name || ' ' || e-mail
+    folded_names = re.compile(
+        r"first_name\" \|\| ' ' \|\| \S*\"last_name\" \|\| ' ' \|\| \S*\"email"
+    )
+    for user in (rep, admin):
+        with CaptureQueriesContext(connection) as queries:
+            rows = global_search(user=user, q="ortega")
+        assert _kinds(rows)["opportunity"] == 3
+        matching = [q["sql"] for q in queries.captured_queries if folded_names.search(q["sql"])]
+        assert len(matching) == 1, matching
+
+
+def test_a_search_past_the_contact_ids_read_stays_in_sql(rep, other_rep, admin, monkeypatch):
+    """More matching contacts than ``CONTACT_IDS_READ``: the same results, from a subquery."""
+    _world(rep, 4)
+    theirs = ContactFactory(owner=other_rep, last_name="Ortega granted")
+    deal = OpportunityFactory(owner=other_rep, contact=theirs, name="Granted deal")
+    ContactAccess.objects.create(contact=theirs, user=rep, reason="shared", opportunity=deal)
+    OpportunityShare.objects.create(opportunity=deal, user=rep)
+    ContactFactory(owner=other_rep, last_name="Ortega hidden")
+    for user in (rep, admin):
+        as_list = global_search(user=user, q="ortega", limit_per_kind=20)
+        monkeypatch.setattr(search, "CONTACT_IDS_READ", 2)
+        as_query = global_search(user=user, q="ortega", limit_per_kind=20)
+        monkeypatch.undo()
+        assert as_query == as_list
+        assert ("opportunity", deal.pk) in {(r["kind"], r["id"]) for r in as_list}
+    hidden = {r["title"] for r in global_search(user=rep, q="ortega", limit_per_kind=20)}
+    assert "Ortega hidden" not in " ".join(hidden)
 
 
 def test_no_query_for_a_query_too_short(rep, django_assert_num_queries):
@@ -484,7 +525,7 @@ def test_a_rep_finds_every_match_of_their_own_past_the_admin_cap(
     OpportunityShare.objects.create(opportunity=deal, user=rep)
     ContactAccess.objects.create(contact=theirs, user=rep, reason="shared", opportunity=deal)
     monkeypatch.setattr(search, "CANDIDATES", 1)
-    with django_assert_max_num_queries(4):  # one per kind
+    with django_assert_max_num_queries(5):  # the matching contacts' ids, then one per kind
         result = found(rep, "ortega", limit_per_kind=10)
     assert result == {
         *(("contact", c.pk) for c in mine),
