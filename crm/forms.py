@@ -8,15 +8,11 @@ instance before the service sees it, so the service could no longer tell what ch
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.forms.utils import flatatt
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from crm import access, ratelimit, selectors
@@ -143,31 +139,6 @@ class ContactForm(ServiceForm):
 
     def clean_tags(self) -> list[str]:
         return parse_tags(self.cleaned_data["tags"])
-
-
-class LongSelect(forms.Select):
-    """A single select with thousands of options (every account of the contact list's filter)
-    rendered in one pass. Django's ``Select`` renders a template per option (~0.1 ms each: 0.57 s
-    of a 5,000-account page); this builds the same HTML in a plain loop, every value and label
-    escaped (a label marked safe is kept as it is, as ``Select`` does)."""
-
-    allow_multiple_selected = False
-
-    def render(self, name, value, attrs=None, renderer=None):
-        final = self.build_attrs(self.attrs, attrs)
-        final["name"] = name
-        wanted = self.format_value(value)
-        chosen = wanted[0] if wanted else None
-        parts = []
-        for choice_value, label in self.choices:
-            key = "" if choice_value is None else str(choice_value)
-            selected = key == chosen
-            chosen = None if selected else chosen  # one selected option, as Select
-            text = label.__html__() if hasattr(label, "__html__") else html.escape(str(label))
-            mark = " selected" if selected else ""
-            parts.append(f'<option value="{html.escape(key)}"{mark}>{text}</option>')
-        options = mark_safe("".join(parts))  # noqa: S308 (every value and label escaped above)
-        return format_html("<select{}>{}</select>", flatatt(final), options)
 
 
 class DateInput(forms.DateInput):

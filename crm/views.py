@@ -234,17 +234,26 @@ def _visible_contact(request, pk) -> Contact:
 
 @login_required
 def contact_list(request):
-    fs = bind_filterset(request, ContactFilter, selectors.contact_list(user=request.user))
     from django import forms as djforms
 
-    # Plain (id, name) rows: thousands of accounts, no model instance each.
-    accounts = (
-        access.visible_accounts(request.user).order_by("name", "id").values_list("pk", "name")
-    )
-    fs.form.fields["account"].widget = forms.LongSelect(
-        choices=[("", _("Any"))] + [(str(pk), name) for pk, name in accounts]
-    )
+    fs = bind_filterset(request, ContactFilter, selectors.contact_list(user=request.user))
+    # An account is chosen by typing part of its name (a workspace can have tens of thousands:
+    # a <select> of them all weighed a megabyte); ``?account=<id>`` (the account page's "see
+    # all" link) stays, shown as a chip that can be removed.
+    fs.form.fields["account"].widget = djforms.HiddenInput()
     fs.form.fields["rating"].widget = djforms.Select(choices=rating_filter_choices())
+    chosen_account = None
+    if fs.form.is_valid() and fs.form.cleaned_data.get("account") is not None:
+        chosen_account = (
+            access.visible_accounts(request.user)
+            .filter(pk=fs.form.cleaned_data["account"])
+            .values_list("name", flat=True)
+            .first()
+        )
+        chosen_account = chosen_account or f"#{fs.form.cleaned_data['account']}"
+    without_account = request.GET.copy()
+    without_account.pop("account", None)
+    without_account.pop("page", None)
     return list_page(
         request,
         template="crm/contacts/list.html",
@@ -259,6 +268,8 @@ def contact_list(request):
             (_("Owner"), None),
         ],
         default_sort="name",
+        chosen_account=chosen_account,
+        without_account_url=f"{request.path}?{without_account.urlencode()}",
     )
 
 
