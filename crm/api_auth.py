@@ -26,6 +26,8 @@ from django.db import connections, router
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from crm.middleware import activate_time_zone
+
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
@@ -34,6 +36,9 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        # The middleware saw no user (the token is read here, by DRF): "today", due states and
+        # the datetimes' offsets follow the token user's own time zone, as in their browser.
+        activate_time_zone(token.user)
         return (token.user, token)
 
 

@@ -12,15 +12,22 @@ class UserTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        tz_name = getattr(getattr(request, "user", None), "time_zone", "") or ""
-        if tz_name:
-            try:
-                timezone.activate(zoneinfo.ZoneInfo(tz_name))
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                timezone.deactivate()
-        else:
-            timezone.deactivate()
+        activate_time_zone(getattr(request, "user", None))
         return self.get_response(request)
+
+
+def activate_time_zone(user) -> None:
+    """Make ``user``'s own time zone the current one (the default when they have none, or an
+    unknown one). Also called by the API's token authentication (``crm.api_auth``), which runs
+    after this middleware has seen an anonymous request."""
+    tz_name = getattr(user, "time_zone", "") or ""
+    if tz_name:
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(tz_name))
+            return
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    timezone.deactivate()
 
 
 class HealthProbeMiddleware:

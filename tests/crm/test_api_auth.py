@@ -1,6 +1,9 @@
 """Token authentication (crm.api_auth): DRF's answers, in one statement."""
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
@@ -149,3 +152,33 @@ def test_at_most_max_remembered_keys(rep, other_rep, monkeypatch, settings):
     for user in (rep, other_rep):
         assert _client(Token.objects.create(user=user).key).get(ME).status_code == 200
     assert len(api_auth._remembered) == 1
+
+
+# 23:30 UTC on 24 November 2026: already the 25th in Madrid (UTC+1), still the 24th in New York.
+LATE_EVENING_UTC = dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("zone", "offset", "state"),
+    [("America/New_York", "-05:00", "later"), ("Europe/Madrid", "+01:00", "today")],
+)
+def test_a_token_request_runs_in_the_users_time_zone(rep, client, zone, offset, state):
+    """The time-zone middleware sees a token request as anonymous (DRF reads the token later):
+    the token's user still gets their own "today" and their own offsets, as with a session."""
+    from tests.factories import LeadFactory, TaskFactory
+
+    rep.time_zone = zone
+    rep.save()
+    with time_machine.travel(LATE_EVENING_UTC, tick=False):
+        lead = LeadFactory(owner=rep)
+        TaskFactory(owner=rep, lead=lead, due_on=dt.date(2026, 11, 25))
+        token = Token.objects.create(user=rep)
+        by_token = APIClient()
+        by_token.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.force_login(rep)
+        for api in (by_token, client):
+            for url in (f"/api/v1/leads/{lead.pk}/", "/api/v1/leads/"):
+                body = api.get(url).json()
+                row = body if "id" in body else body["results"][0]
+                assert row["created_at"].endswith(offset), (api, url, row["created_at"])
+                assert row["next_activity"] == {"state": state, "due_on": "2026-11-25"}
