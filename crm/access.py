@@ -152,6 +152,13 @@ def can_reassign(user, owner_id: int | None) -> bool:
     return is_admin(user) or (user.is_authenticated and owner_id == user.pk)
 
 
+def can_archive_contact(user, contact) -> bool:
+    """Archiving (and restoring) a contact is for its owner and admins: users who see it through
+    a deal shared with them or assigned to them work it, but cannot take it out of everyone's
+    lists (the rule opportunities follow with ``can_manage_sharing``)."""
+    return can_reassign(user, contact.owner_id)
+
+
 def can_manage_sharing(user, opportunity) -> bool:
     """Sharing and unsharing an opportunity is for its owner and admins."""
     return is_admin(user) or (user.is_authenticated and opportunity.owner_id == user.pk)

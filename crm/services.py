@@ -270,6 +270,11 @@ def contact_update(
 
 @transaction.atomic
 def contact_archive(*, actor: User, contact: Contact) -> Contact:
+    """Archive (owner or admin: ``access.can_archive_contact``)."""
+    from django.core.exceptions import PermissionDenied
+
+    if not access.can_archive_contact(actor, contact):
+        raise PermissionDenied(_("Only the owner of the contact or an administrator can do this."))
     if contact.archived_at is None:
         contact.archived_at = timezone.now()
         contact.save(update_fields=["archived_at", "updated_at"])

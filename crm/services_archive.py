@@ -48,6 +48,8 @@ def account_restore(*, actor: User, account: Account) -> Account:
 
 @transaction.atomic
 def contact_restore(*, actor: User, contact: Contact) -> Contact:
+    if not access.can_archive_contact(actor, contact):
+        raise PermissionDenied(_("Only the owner of the contact or an administrator can do this."))
     return _restore(actor=actor, obj=contact, visible=access.visible_contacts, subject="contact")[0]
 
 

@@ -299,6 +299,7 @@ def _contact_page(request, contact: Contact, classify_form: ClassifyForm | None 
         {
             "contact": contact,
             "account_visible": account_visible,
+            "can_archive": access.can_archive_contact(request.user, contact),
             "tasks": tasks,
             "opportunities": opportunity_selectors.opportunity_list(user=request.user)
             .filter(contact=contact)
