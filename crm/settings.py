@@ -302,6 +302,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "opportunities.tasks.run_due_sequence_steps_task",
         "schedule": crontab(minute="*/15"),
     },
+    "create-missing-follow-ups": {
+        "task": "leads.tasks.create_missing_follow_ups_task",
+        "schedule": crontab(minute="7-59/15"),
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------------

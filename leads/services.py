@@ -644,6 +644,42 @@ def follow_up_for_classification(*, event_id: int) -> Task | None:
     )
 
 
+#: How long a classification's follow-up may take through its Celery task (seconds, normally)
+#: before the sweep makes it: its task was lost with Redis's queue, or never sent.
+FOLLOW_UP_GRACE = dt.timedelta(minutes=10)
+#: How far back the sweep looks for classifications still without their follow-up.
+FOLLOW_UP_SWEEP_WINDOW = dt.timedelta(days=3)
+
+
+def follow_ups_missing_create(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Make the follow-ups that classifications asked for and never got (beat, every 15
+    minutes): a classification event of the last ``FOLLOW_UP_SWEEP_WINDOW``, older than
+    ``FOLLOW_UP_GRACE``, with a follow-up delay, no task it caused, and still the prospect's
+    latest classification (a later one, even a blank one, decides instead). Each is made by
+    ``follow_up_for_classification``, the Celery task's own idempotent service, so a sweep
+    racing a late task makes it once. Returns how many were made."""
+    from django.db.models import Exists, OuterRef
+
+    now = now or timezone.now()
+    classified = Event.objects.filter(kind=LeadEvent.CLASSIFIED)
+    later = classified.filter(pk__gt=OuterRef("pk"))
+    missing = (
+        classified.filter(at__gte=now - FOLLOW_UP_SWEEP_WINDOW, at__lte=now - FOLLOW_UP_GRACE)
+        .exclude(data__follow_up_days=None)
+        .filter(data__follow_up_days__isnull=False)
+        .exclude(Exists(Task.objects.filter(source_event_id=OuterRef("pk"))))
+        .exclude(Exists(later.filter(lead_id=OuterRef("lead_id"))))
+        .exclude(Exists(later.filter(contact_id=OuterRef("contact_id"))))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    made = 0
+    for event_id in list(missing):
+        if follow_up_for_classification(event_id=event_id) is not None:
+            made += 1
+    return made
+
+
 @transaction.atomic
 def task_complete_and_classify(
     *, actor: User, task: Task, rating: Rating | None = None, note: str = ""
