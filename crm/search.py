@@ -1,7 +1,8 @@
 """Global search (Ctrl-K): leads, contacts, accounts and opportunities by partial name, company,
 e-mail or phone, within what the user may see; plus the commands the search box offers.
 
-One query per kind, each built on the visibility querysets of ``crm.access`` (the one place that
+One query per kind (and one for the matching contacts' ids, which the contacts' and the deals'
+kinds share), each built on the visibility querysets of ``crm.access`` (the one place that
 decides who sees what), so a record out of reach is never found.
 
 Accents do not matter ("fernandez", "FERNÁNDEZ" and "Fernández" find each other): both the query
