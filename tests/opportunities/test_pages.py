@@ -676,6 +676,30 @@ def test_board_has_a_column_per_stage_with_counts_totals_and_cards(
     assert 'name="win_reason" required' in html and 'name="loss_reason" required' in html
 
 
+def test_each_card_offers_every_stage_with_its_own_selected(rep_client, rep, pipeline):
+    """The "move to" picker of every card: each stage once, in order, the card's own selected,
+    the win and loss stages marked for the reason dialog, names escaped."""
+    import re
+
+    from opportunities.models import Stage
+
+    Stage.objects.filter(pk=pipeline["Negotiation"].pk).update(name="Talks <& terms>")
+    first = _deal(rep, name="First", stage=pipeline["Prospecting"])
+    second = _deal(rep, name="Second", stage=pipeline["Proposal"])
+    html = rep_client.get(reverse("opportunity-board")).content.decode()
+    order = ["Prospecting", "Qualification", "Proposal", "Negotiation", "Won", "Lost"]
+    for deal in (first, second):
+        picker = re.search(rf'<select id="move-{deal.pk}"[^>]*>(.*?)</select>', html, re.S)
+        options = re.findall(r'<option value="(\d+)"( selected)?( data-close="(\w+)")?>', picker[1])
+        assert [int(value) for value, *_ in options] == [pipeline[name].pk for name in order]
+        assert [int(value) for value, chosen, *_ in options if chosen] == [deal.stage_id]
+        assert {int(v): close for v, _c, _d, close in options if close} == {
+            pipeline["Won"].pk: "won",
+            pipeline["Lost"].pk: "lost",
+        }
+        assert ">Talks &lt;&amp; terms&gt;</option>" in picker[1]
+
+
 def test_board_dialog_reason_is_optional_when_not_required(rep_client, admin, pipeline):
     _settings(admin, require_win_reason=False)
     html = rep_client.get(reverse("opportunity-board")).content.decode()
