@@ -223,7 +223,7 @@ def _stage_options(stages, selected: int, settings) -> str:
     close = {settings.win_stage_id: "won", settings.loss_stage_id: "lost"}
     return format_html_join(
         "",
-        "<option value=\"{}\"{}{}>{}</option>",
+        '<option value="{}"{}{}>{}</option>',
         (
             (
                 stage.pk,
