@@ -519,9 +519,10 @@ def task_reminders_send(*, today: dt.date | None = None) -> int:
     Idempotent: a ``ReminderDigest`` row per user and day is written in the same transaction as
     the sending, so a re-run (or a redelivered task) sends nothing twice. Returns the count sent.
     """
-    from django.core.mail import send_mail
+    from django.core.mail import EmailMessage
     from django.template.loader import render_to_string
 
+    from crm import mail
     from crm.models import ReminderDigest
 
     today = today or timezone.localdate()
@@ -549,12 +550,12 @@ def task_reminders_send(*, today: dt.date | None = None) -> int:
             if not created:
                 continue
             context = {"user": owner, "tasks": tasks, "today": today}
-            send_mail(
-                subject=_("Your tasks for today (%(count)s)") % {"count": len(tasks)},
-                message=render_to_string("crm/email/reminder_digest.txt", context),
-                from_email=None,
-                recipient_list=[owner.email],
-            )
+            EmailMessage(
+                _("Your tasks for today (%(count)s)") % {"count": len(tasks)},
+                render_to_string("crm/email/reminder_digest.txt", context),
+                to=[owner.email],
+                headers=mail.headers(f"digest-{owner.pk}-{today.isoformat()}"),
+            ).send()
         sent += 1
     return sent
 

@@ -17,14 +17,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import EmailMessage, send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import DateField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crm import access
+from crm import access, mail
 from crm.models import Contact, Event, EventKind, Tag, Task, TaskKind, User
 from crm.services import event_record, tag_get_or_create
 from leads.models import DisqualificationReason, Lead
@@ -387,17 +387,15 @@ def owner_email(run: TriggerRun) -> tuple[str, str, dict, EmailMessage | None]:
         name = (run.contact or run.lead).name if (run.contact or run.lead) else ""
         subject = subjects[run.action.event] % {"name": name}
         body = render_to_string("opportunities/email/trigger_owner.txt", context)
-    return StepRunStatus.DONE, "", {"to": owner.pk}, EmailMessage(subject, body, to=[owner.email])
+    message = EmailMessage(
+        subject, body, to=[owner.email], headers=mail.headers(f"trigger-run-{run.pk}")
+    )
+    return StepRunStatus.DONE, "", {"to": owner.pk}, message
 
 
 def _send(message: EmailMessage | None) -> None:
     if message is not None:
-        send_mail(
-            subject=message.subject,
-            message=message.body,
-            from_email=None,
-            recipient_list=message.to,
-        )
+        message.send()
 
 
 def _email_owner(run: TriggerRun) -> tuple[str, str, dict]:
@@ -975,7 +973,9 @@ def step_email(run: StepRun) -> tuple[str, str, dict, EmailMessage | None]:
     body = render_to_string(
         "opportunities/email/sequence_step.txt", {"step": step, "recipient": subject}
     )
-    message = EmailMessage(step.title, body, to=[subject.email])
+    message = EmailMessage(
+        step.title, body, to=[subject.email], headers=mail.headers(f"step-run-{run.pk}")
+    )
     return StepRunStatus.DONE, "", {"to": subject.email}, message
 
 

@@ -167,7 +167,7 @@ def test_failing_email_goes_back_to_pending_then_runs(
     run = TriggerRun.objects.get()
     with (
         mock.patch(
-            "opportunities.services_automation.send_mail",
+            "opportunities.services_automation.EmailMessage.send",
             side_effect=smtplib.SMTPServerDisconnected("down"),
         ),
         pytest.raises(smtplib.SMTPServerDisconnected),

@@ -179,7 +179,7 @@ def test_email_step_without_address_fails_and_failing_smtp_retries(admin, rep):
     run = StepRun.objects.get(enrollment=enrollment)
     with (
         mock.patch(
-            "opportunities.services_automation.send_mail", side_effect=smtplib.SMTPException
+            "opportunities.services_automation.EmailMessage.send", side_effect=smtplib.SMTPException
         ),
         pytest.raises(smtplib.SMTPException),
     ):
