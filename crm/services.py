@@ -12,7 +12,7 @@ import zoneinfo
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -232,8 +232,6 @@ def contact_create(
 def contact_reassign_check(*, actor: User, owners: list[int]) -> None:
     """THE rule on a contact's owner change (one edit or a bulk "change owner"): only its owner
     or an admin hands it over; ``owners`` are the current owners of the contacts concerned."""
-    from django.core.exceptions import PermissionDenied
-
     if not all(access.can_reassign(actor, owner_id) for owner_id in owners):
         raise PermissionDenied(_("Only the owner of the contact or an administrator can do this."))
 
@@ -271,8 +269,6 @@ def contact_update(
 @transaction.atomic
 def contact_archive(*, actor: User, contact: Contact) -> Contact:
     """Archive (owner or admin: ``access.can_archive_contact``)."""
-    from django.core.exceptions import PermissionDenied
-
     if not access.can_archive_contact(actor, contact):
         raise PermissionDenied(_("Only the owner of the contact or an administrator can do this."))
     if contact.archived_at is None:
@@ -565,8 +561,6 @@ def task_reminders_send(*, today: dt.date | None = None) -> int:
 
 def _require_admin(actor: User) -> None:
     if not access.is_admin(actor):
-        from django.core.exceptions import PermissionDenied
-
         raise PermissionDenied(_("Only administrators can do this."))
 
 
@@ -778,8 +772,6 @@ def _saved_view_query(list_key: str, query: str) -> str:
 
 def _saved_view_require_manage(actor: User, view) -> None:
     """A rep manages their own views; default views (no user) are for admins to manage."""
-    from django.core.exceptions import PermissionDenied
-
     if view.user_id is None:
         if not access.is_admin(actor):
             raise PermissionDenied(_("Only administrators can change the default views."))
@@ -810,7 +802,6 @@ def saved_view_create(
 ):
     """Save the list's current filters and sort as a named view (a default view for everyone
     when an admin asks for it)."""
-    from django.core.exceptions import PermissionDenied
     from django.db.models import Max
 
     from crm.models import SavedView

@@ -38,6 +38,7 @@ from crm.web import (
     run_service,
     safe_next,
     timeline_context,
+    url_without,
 )
 from leads import services as lead_services
 from leads.forms_ratings import (
@@ -251,9 +252,6 @@ def contact_list(request):
             .first()
         )
         chosen_account = chosen_account or f"#{fs.form.cleaned_data['account']}"
-    without_account = request.GET.copy()
-    without_account.pop("account", None)
-    without_account.pop("page", None)
     return list_page(
         request,
         template="crm/contacts/list.html",
@@ -269,7 +267,7 @@ def contact_list(request):
         ],
         default_sort="name",
         chosen_account=chosen_account,
-        without_account_url=f"{request.path}?{without_account.urlencode()}",
+        without_account_url=url_without(request, "account"),
     )
 
 

@@ -38,6 +38,7 @@ from crm.web import (
     safe_next,
     sort_columns,
     timeline_context,
+    url_without,
 )
 from opportunities import selectors, services
 from opportunities.filters import OpportunityFilter
@@ -149,9 +150,6 @@ def opportunity_list(request):
     page_obj.object_list = selectors.attach_activity(
         _annotate_in_stage(page_obj.object_list), user=request.user
     )
-    without_contact = request.GET.copy()
-    without_contact.pop("contact", None)
-    without_contact.pop("page", None)
     context = {
         "filter": fs,
         "filters_active": filters_active(request, fs),
@@ -175,7 +173,7 @@ def opportunity_list(request):
         ),
         "filter_contact": filter_contact,
         "filter_contact_id": contact_id,
-        "without_contact_url": f"?{without_contact.urlencode()}",
+        "without_contact_url": url_without(request, "contact"),
         "nav_section": NAV,
         "view": "list",
     }
@@ -203,9 +201,7 @@ def _board_context(
         column.hidden = column.count - len(column.cards)
         for card in column.cards:
             card.in_stage = in_stage_text(card.stage_entered_at, now)
-            card.stage_options = options.get(card.stage_id) or _stage_options(
-                stages, card.stage_id, settings
-            )
+            card.stage_options = options[card.stage_id]  # a column's cards are in its stage
     return {
         "columns": columns,
         "stages": [c.stage for c in columns],
